@@ -1,0 +1,42 @@
+# Every target that runs code depends on the venv, so a fresh clone needs nothing but `make train`.
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed
+ARGS   ?=
+
+.PHONY: install train test test-fast sweep tensorboard lint format clean
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml
+	python3 -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e '.[dev]'
+	touch $(STAMP)
+
+train: install  ## the default run: the book's linear regression (ARGS="model=... data=..." to change it)
+	$(PY) -m d2lab.train $(ARGS)
+
+test: install  ## the whole suite, end-to-end runs and a real multirun included
+	$(PY) -m pytest -q $(ARGS)
+
+test-fast: install  ## skip the subprocess end-to-end runs
+	$(PY) -m pytest -q -m "not slow" $(ARGS)
+
+sweep: install  ## the book's four airfoil runs: GD, SGD and two minibatch sizes
+	$(PY) -m d2lab.train -m experiment=d2l_minibatch_sgd $(ARGS)
+
+tensorboard: install  ## every run and sweep under logs/
+	$(VENV)/bin/tensorboard --logdir logs $(ARGS)
+
+lint: install
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+format: install
+	$(VENV)/bin/ruff check --fix .
+	$(VENV)/bin/ruff format .
+
+clean:
+	rm -rf logs outputs multirun .pytest_cache .ruff_cache
+	find . -name __pycache__ -prune -not -path './$(VENV)/*' -exec rm -rf {} +

@@ -1,0 +1,43 @@
+"""User-facing errors: each carries one paragraph that names the bad value and the valid choices."""
+
+
+class D2LabError(Exception):
+    """A problem the user can fix from the command line; printed without a traceback."""
+
+
+class ConfigError(D2LabError, ValueError):
+    """A config value is out of range or unknown."""
+
+
+class DataMissingError(D2LabError, FileNotFoundError):
+    """A data set is not where the config says it is."""
+
+
+class DivergedError(D2LabError, ArithmeticError):
+    """The training loss became NaN or infinite."""
+
+    def __init__(self, message: str, epoch: int, step: int) -> None:
+        super().__init__(message)
+        self.epoch = epoch
+        self.step = step
+
+
+def find_user_error(exc: BaseException) -> D2LabError | None:
+    """The D2LabError behind `exc`, looking through wrappers such as Hydra's InstantiationException."""
+    seen = set()
+    while exc is not None and id(exc) not in seen:
+        if isinstance(exc, D2LabError):
+            return exc
+        seen.add(id(exc))
+        exc = exc.__cause__ or exc.__context__
+    return None
+
+
+def check_choice(name: str, value: object, choices: tuple) -> None:
+    if value not in choices:
+        raise ConfigError(f"{name}={value!r} is not a valid choice. Valid choices: {', '.join(map(str, choices))}.")
+
+
+def check_positive(name: str, value: float, hint: str = "") -> None:
+    if not isinstance(value, int | float) or isinstance(value, bool) or not value > 0:
+        raise ConfigError(f"{name}={value!r} is invalid: it must be a positive number.{' ' + hint if hint else ''}")

@@ -1,0 +1,11 @@
+"""Least squares in closed form, from the normal equations: (AᵀA)θ = Aᵀy with A = [X, 1]."""
+
+import torch
+from torch import Tensor
+
+
+def least_squares(features: Tensor, targets: Tensor) -> tuple[Tensor, Tensor]:
+    """The (w, b) that minimise the squared error of Xw + b against y, computed in float64."""
+    a = torch.cat([features.double(), torch.ones(len(features), 1, dtype=torch.float64)], dim=1)
+    theta = torch.linalg.solve(a.T @ a, a.T @ targets.double().reshape(len(features), -1))
+    return theta[:-1, 0].float(), theta[-1:, 0].float()

@@ -1,0 +1,44 @@
+"""Linear regression: the concise nn.Linear version and the book's from-scratch version."""
+
+import torch
+from torch import Tensor, nn
+
+
+class LinearNet(nn.Module):
+    """nn.Linear with the book's initialisation: weights from N(0, 0.01²), bias 0."""
+
+    def __init__(self, in_features: int, out_features: int = 1) -> None:
+        super().__init__()
+        self.linear = nn.Linear(in_features, out_features)
+        nn.init.normal_(self.linear.weight, mean=0.0, std=0.01)
+        nn.init.zeros_(self.linear.bias)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.linear(x)
+
+    def weight_and_bias(self) -> tuple[Tensor, Tensor]:
+        return self.linear.weight.detach().flatten(), self.linear.bias.detach()
+
+
+class LinearScratch(nn.Module):
+    """The book's linear regression from scratch: explicit `w` and `b`, same initialisation.
+
+    With `manual_grad=True` the task calls `set_gradients` instead of autograd's backward.
+    """
+
+    def __init__(self, in_features: int, manual_grad: bool = False) -> None:
+        super().__init__()
+        self.w = nn.Parameter(torch.randn(in_features, 1) * 0.01)
+        self.b = nn.Parameter(torch.zeros(1))
+        self.manual_grad = manual_grad
+
+    def forward(self, x: Tensor) -> Tensor:
+        return x @ self.w + self.b
+
+    def set_gradients(self, x: Tensor, grad_output: Tensor) -> None:
+        """Analytic gradients of a loss L(y_hat), given dL/dy_hat: dL/dw = xᵀ·g and dL/db = Σ g."""
+        self.w.grad = x.T @ grad_output
+        self.b.grad = grad_output.sum(dim=0)
+
+    def weight_and_bias(self) -> tuple[Tensor, Tensor]:
+        return self.w.detach().flatten(), self.b.detach()

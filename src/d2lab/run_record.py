@@ -1,0 +1,63 @@
+"""Run a job body, and whatever happens write `metrics.json` into the run's folder.
+
+A failed or diverged job inside a multirun is recorded and returns NaN (which Optuna counts as a failed
+trial), so the sweep goes on. A single run prints one clear paragraph and exits non-zero instead.
+"""
+
+import json
+import logging
+import math
+import sys
+import traceback
+from collections.abc import Callable
+from pathlib import Path
+
+from omegaconf import DictConfig
+
+from d2lab.errors import DivergedError, find_user_error
+
+log = logging.getLogger("d2lab")
+
+
+def is_multirun() -> bool:
+    from hydra.core.hydra_config import HydraConfig
+    from hydra.types import RunMode
+
+    return HydraConfig.initialized() and HydraConfig.get().mode == RunMode.MULTIRUN
+
+
+def write_metrics(out_dir: str | Path, record: dict) -> Path:
+    path = Path(out_dir) / "metrics.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".json.tmp")
+    tmp.write_text(json.dumps(record, indent=2, default=float) + "\n")
+    tmp.replace(path)
+    return path
+
+
+def guarded_run(cfg: DictConfig, body: Callable[[dict], dict]) -> float:
+    """`body(record)` fills `record` as it goes (so a failure keeps what was learned) and returns the rest."""
+    record: dict = {"status": "running"}
+    try:
+        record.update(body(record))
+        record["status"] = "ok"
+    except Exception as exc:
+        user_error = find_user_error(exc)
+        record["status"] = "diverged" if isinstance(user_error, DivergedError) else "failed"
+        record["error"] = str(user_error) if user_error else f"{type(exc).__name__}: {exc}"
+        if isinstance(user_error, DivergedError):
+            record["diverged_epoch"] = user_error.epoch
+        write_metrics(cfg.paths.output_dir, record)
+        if user_error is None:
+            log.error("Run failed:\n%s", "".join(traceback.format_exception(exc)))
+        if is_multirun():
+            log.error("%s (job recorded as %s; the sweep goes on)", record["error"], record["status"])
+            return math.nan
+        if user_error is None:
+            raise
+        print(f"\nd2lab: {record['status']}: {user_error}", file=sys.stderr)
+        raise SystemExit(1) from None
+    path = write_metrics(cfg.paths.output_dir, record)
+    best = record.get("best")
+    log.info("ok: %s = %s (best), metrics in %s", record.get("monitor"), best, path)
+    return math.nan if best is None else float(best)

@@ -1,0 +1,166 @@
+"""What every d2lab task shares: optimizer and schedule from config, per-epoch metrics, history, best value."""
+
+import logging
+import time
+from collections.abc import Callable
+from functools import partial
+
+import lightning as L
+import torch
+from torch import Tensor, nn
+from torchmetrics import MetricCollection
+
+from d2lab.errors import ConfigError, check_choice
+from d2lab.optim.schedules import Schedule
+from d2lab.tasks.running_mean import RunningMean
+
+log = logging.getLogger("d2lab")
+STAGES = ("train", "val", "test")
+
+
+def check_optimizer(optimizer: Callable) -> None:
+    """Build the optimizer once on a dummy parameter, so a bad lr fails before any data is touched."""
+    name = getattr(getattr(optimizer, "func", optimizer), "__name__", str(optimizer))
+    lr = optimizer.keywords.get("lr") if isinstance(optimizer, partial) else None
+    if lr is not None and (isinstance(lr, bool) or not isinstance(lr, int | float) or not lr > 0):
+        raise ConfigError(
+            f"optimizer.lr={lr!r} is invalid for {name}: the learning rate must be a positive number "
+            "(the book uses 0.03 for linear regression, 0.005–1 on airfoil)."
+        )
+    try:
+        optimizer([nn.Parameter(torch.zeros(1))])
+    except (ValueError, TypeError) as exc:
+        raise ConfigError(f"The optimizer config for {name} is invalid: {exc}") from exc
+
+
+class Task(L.LightningModule):
+    """Subclasses define `loss(y_hat, y)` and `make_metrics()`; `monitor`/`mode` name the optimized metric."""
+
+    def __init__(
+        self,
+        net: nn.Module,
+        optimizer: Callable[..., torch.optim.Optimizer],
+        scheduler: Schedule | None = None,
+        monitor: str = "val/loss",
+        mode: str = "min",
+        decay_weights_only: bool = False,
+    ) -> None:
+        super().__init__()
+        check_choice("task.mode", mode, ("min", "max"))
+        check_optimizer(optimizer)
+        self.net = net
+        self.optimizer_factory = optimizer
+        self.schedule = scheduler
+        self.monitor = monitor
+        self.mode = mode
+        self.decay_weights_only = decay_weights_only
+        # ModuleDict keys may not shadow nn.Module attributes such as `train`, hence the suffix.
+        self.loss_meters = nn.ModuleDict({f"{s}_": RunningMean() for s in STAGES})
+        self.stage_metrics = nn.ModuleDict({f"{s}_": self.make_metrics() for s in STAGES})
+        self.best: float | None = None
+        self.history: list[dict[str, float]] = []
+        self.test_results: dict[str, float] = {}
+        self._last_val: dict[str, float] = {}
+        self._fit_start = self._epoch_start = 0.0
+
+    # --- what a subclass provides -------------------------------------------------------------------
+    def loss(self, y_hat: Tensor, y: Tensor) -> Tensor:
+        raise NotImplementedError
+
+    def make_metrics(self) -> MetricCollection:
+        return MetricCollection({})
+
+    # --- steps -------------------------------------------------------------------------------------
+    def forward(self, x: Tensor) -> Tensor:
+        return self.net(x)
+
+    def shared_step(self, batch: tuple[Tensor, Tensor], stage: str) -> Tensor:
+        x, y = batch
+        y_hat = self.net(x)
+        loss = self.loss(y_hat, y)
+        self.update_metrics(stage, loss, y_hat, y)
+        return loss
+
+    def update_metrics(self, stage: str, loss: Tensor, y_hat: Tensor, y: Tensor) -> None:
+        self.loss_meters[f"{stage}_"].update(loss.detach(), weight=len(y))
+        if self.stage_metrics[f"{stage}_"]:
+            self.stage_metrics[f"{stage}_"].update(y_hat.detach(), y)
+
+    def training_step(self, batch: tuple[Tensor, Tensor], batch_idx: int) -> Tensor:
+        return self.shared_step(batch, "train")
+
+    def validation_step(self, batch: tuple[Tensor, Tensor], batch_idx: int) -> None:
+        self.shared_step(batch, "val")
+
+    def test_step(self, batch: tuple[Tensor, Tensor], batch_idx: int) -> None:
+        self.shared_step(batch, "test")
+
+    # --- per-epoch metrics ---------------------------------------------------------------------------
+    def compute_stage(self, stage: str) -> dict[str, Tensor]:
+        loss_meter, metrics = self.loss_meters[f"{stage}_"], self.stage_metrics[f"{stage}_"]
+        values = {f"{stage}/loss": loss_meter.compute()}
+        values.update({f"{stage}/{k}": v for k, v in metrics.compute().items()})
+        loss_meter.reset()
+        metrics.reset()
+        return values
+
+    def on_fit_start(self) -> None:
+        self._fit_start = time.perf_counter()
+
+    def on_train_epoch_start(self) -> None:
+        self._epoch_start = time.perf_counter()
+
+    def on_validation_epoch_end(self) -> None:
+        if self.trainer.sanity_checking:
+            self.compute_stage("val")
+            return
+        values = self.compute_stage("val")
+        self._last_val = {k: float(v) for k, v in values.items()}
+        current = self._last_val.get(self.monitor)
+        if current is not None and current == current:  # NaN never becomes the best
+            better = min if self.mode == "min" else max
+            self.best = current if self.best is None else better(self.best, current)
+            values[f"{self.monitor}_best"] = torch.tensor(self.best)
+        self.log_dict(values)
+
+    def on_train_epoch_end(self) -> None:
+        now = time.perf_counter()
+        values = self.compute_stage("train")
+        values["lr"] = float(self.optimizers().param_groups[0]["lr"])
+        self.log_dict(values)
+        if not self.automatic_optimization:
+            self.step_schedulers("epoch")
+        record = {"epoch": self.current_epoch, "time_s": now - self._fit_start, "epoch_s": now - self._epoch_start}
+        record.update({k: float(v) for k, v in values.items()})
+        record.update(self._last_val)
+        self.history.append(record)
+
+    def on_test_epoch_end(self) -> None:
+        values = self.compute_stage("test")
+        self.test_results = {k: float(v) for k, v in values.items()}
+        self.log_dict(values)
+
+    # --- optimizer and schedule ----------------------------------------------------------------------
+    def configure_optimizers(self):
+        params = [p for p in self.trainer.model.parameters() if p.requires_grad]
+        if self.decay_weights_only:
+            # The book's per-parameter-group example: decay weights (ndim >= 2), never biases or norm scales.
+            params = [
+                {"params": [p for p in params if p.ndim >= 2]},
+                {"params": [p for p in params if p.ndim < 2], "weight_decay": 0.0},
+            ]
+        optimizer = self.optimizer_factory(params)
+        if self.schedule is None:
+            return optimizer
+        if self.schedule.interval == "epoch":
+            total = self.trainer.max_epochs if self.trainer.max_epochs and self.trainer.max_epochs > 0 else 1
+        else:
+            total = int(self.trainer.estimated_stepping_batches)
+        scheduler = self.schedule.build(optimizer, total)
+        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": self.schedule.interval}}
+
+    def step_schedulers(self, interval: str) -> None:
+        """Manual optimization steps its own schedules; automatic optimization leaves this to Lightning."""
+        if self.schedule is not None and self.schedule.interval == interval:
+            scheduler = self.lr_schedulers()
+            scheduler.step()

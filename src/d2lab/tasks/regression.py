@@ -1,0 +1,80 @@
+"""Regression with the book's squared loss, ½·(ŷ − y)², averaged over the batch."""
+
+import logging
+
+import torch
+from torch import Tensor
+from torchmetrics import MeanSquaredError, MetricCollection
+
+from d2lab.models.closed_form import least_squares
+from d2lab.tasks.base import Task
+
+log = logging.getLogger("d2lab")
+
+
+def _fmt(values: list[float]) -> str:
+    return "[" + ", ".join(f"{v:.4f}" for v in values) + "]"
+
+
+class RegressionTask(Task):
+    """Logs ½·MSE as `loss` and plain `mse`. A net with `manual_grad=True` is trained without autograd."""
+
+    def __init__(self, net, optimizer, scheduler=None, **kwargs) -> None:
+        super().__init__(net, optimizer, scheduler, **kwargs)
+        self.automatic_optimization = not getattr(net, "manual_grad", False)
+        self.fit_report: dict[str, object] = {}
+
+    def loss(self, y_hat: Tensor, y: Tensor) -> Tensor:
+        return 0.5 * torch.mean((y_hat - y) ** 2)
+
+    def make_metrics(self) -> MetricCollection:
+        return MetricCollection({"mse": MeanSquaredError()})
+
+    def training_step(self, batch: tuple[Tensor, Tensor], batch_idx: int) -> Tensor:
+        if self.automatic_optimization:
+            return self.shared_step(batch, "train")
+        x, y = batch
+        with torch.no_grad():
+            y_hat = self.net(x)
+            loss = self.loss(y_hat, y)
+        self.update_metrics("train", loss, y_hat, y)
+        optimizer = self.optimizers()
+        optimizer.zero_grad()
+        self.net.set_gradients(x, (y_hat - y) / y.numel())  # d(½·mean(e²))/dŷ = e / n
+        optimizer.step()
+        self.step_schedulers("step")
+        return loss
+
+    def on_fit_end(self) -> None:
+        if not hasattr(self.net, "weight_and_bias"):
+            return
+        w, b = (t.cpu() for t in self.net.weight_and_bias())
+        report: dict[str, object] = {"w": w.tolist(), "b": b.item()}
+        lines = [f"learned      w={_fmt(w.tolist())}  b={b.item():.4f}"]
+        datamodule = self.trainer.datamodule
+        true_w = getattr(datamodule, "true_w", None)
+        if true_w is not None and true_w.numel() == w.numel():
+            report["w_error"] = (w - true_w).abs().max().item()
+            report["b_error"] = abs(b.item() - datamodule.true_b)
+            lines.append(
+                f"true         w={_fmt(true_w.tolist())}  b={datamodule.true_b:.4f}"
+                f"  (max |error| w: {report['w_error']:.2e}, b: {report['b_error']:.2e})"
+            )
+        train_x, train_y = datamodule.train_set
+        if train_y.shape[1] == 1 and w.numel() == train_x.shape[1]:
+            cw, cb = least_squares(train_x, train_y)
+            val_x, val_y = datamodule.val_set
+            report["closed_form"] = {
+                "w": cw.tolist(),
+                "b": cb.item(),
+                "val/loss": self.loss(val_x @ cw.unsqueeze(1) + cb, val_y).item(),
+            }
+            report["closed_form_gap"] = max((w - cw).abs().max().item(), abs(b.item() - cb.item()))
+            lines.append(
+                f"closed form  w={_fmt(cw.tolist())}  b={cb.item():.4f}"
+                f"  (max |gap| to learned: {report['closed_form_gap']:.2e},"
+                f" val/loss {report['closed_form']['val/loss']:.6f})"
+            )
+        for line in lines:
+            log.info(line)
+        self.fit_report = report

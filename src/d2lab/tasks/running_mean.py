@@ -1,0 +1,25 @@
+"""A weighted running mean that keeps NaN (so divergence shows) and never syncs the device per step.
+
+torchmetrics' MeanMetric either drops NaNs, checks them with a host sync, or (`nan_strategy="disable"`,
+torchmetrics 1.9) ignores the weights; this is the few lines we need instead.
+"""
+
+import torch
+from torch import Tensor
+from torchmetrics import Metric
+
+
+class RunningMean(Metric):
+    full_state_update = False
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.add_state("total", default=torch.tensor(0.0, dtype=torch.float64), dist_reduce_fx="sum")
+        self.add_state("weight", default=torch.tensor(0.0, dtype=torch.float64), dist_reduce_fx="sum")
+
+    def update(self, value: Tensor, weight: int | Tensor = 1) -> None:
+        self.total += value.detach().double() * weight
+        self.weight += weight
+
+    def compute(self) -> Tensor:
+        return (self.total / self.weight).float()

@@ -1,0 +1,88 @@
+"""Hydra entry point for training: compose, seed, instantiate, fit, test, write metrics.json, return the metric.
+
+    python -m d2lab.train                                   # the book's linear regression
+    python -m d2lab.train -m data=airfoil optimizer.lr=0.005,0.05 data.batch_size=1,10
+"""
+
+import statistics
+import warnings
+
+import hydra
+from omegaconf import DictConfig, OmegaConf
+
+import d2lab.resolvers  # noqa: F401  (registers ${len:...})
+from d2lab.paths import config_dir
+from d2lab.run_record import guarded_run, is_multirun
+
+
+def instantiate_all(group: DictConfig | None) -> list:
+    """Instantiate every entry of a group such as `callbacks` or `logger`; null entries are skipped."""
+    from hydra.utils import instantiate
+
+    return [instantiate(c) for c in (group or {}).values() if c is not None and "_target_" in c]
+
+
+def flat_hparams(cfg: DictConfig) -> dict[str, object]:
+    """The run's config as flat `a.b.c` keys, the shape TensorBoard's HParams tab wants."""
+    flat: dict[str, object] = {}
+
+    def walk(node: object, prefix: str) -> None:
+        if isinstance(node, dict):
+            for key, value in node.items():
+                walk(value, f"{prefix}{key}.")
+        else:
+            flat[prefix[:-1]] = node if isinstance(node, int | float | str | bool) else str(node)
+
+    container = OmegaConf.to_container(cfg, resolve=True)
+    for key in ("paths", "hydra"):
+        container.pop(key, None)
+    walk(container, "")
+    return flat
+
+
+def train(cfg: DictConfig, record: dict) -> dict:
+    """Build everything from `cfg`, fit and test; `record` gets the history as it grows."""
+    import lightning as L
+    from hydra.utils import instantiate
+
+    warnings.filterwarnings("ignore", message=".*(LeafSpec|does not have many workers).*")
+    L.seed_everything(cfg.seed, workers=True, verbose=False)
+    datamodule = instantiate(cfg.data)
+    net = instantiate(cfg.model)
+    task = instantiate(
+        cfg.task, net=net, optimizer=instantiate(cfg.optimizer), scheduler=instantiate(cfg.get("scheduler"))
+    )
+    record.update(monitor=task.monitor, mode=task.mode, history=task.history)
+    loggers = instantiate_all(cfg.get("logger"))
+    quiet = {"enable_progress_bar": False} if is_multirun() else {}  # one bar per job is noise in a sweep
+    callbacks = instantiate_all(cfg.get("callbacks"))
+    trainer = instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False, **quiet)
+
+    if cfg.get("train", True):
+        trainer.fit(task, datamodule=datamodule, ckpt_path=cfg.get("ckpt_path"))
+    if cfg.get("test", True):
+        trainer.test(task, datamodule=datamodule, verbose=False)
+
+    record.pop("history")  # re-added last, so metrics.json reads summary first
+    summary: dict = {"best": task.best, "epochs": len(task.history)}
+    if task.history:
+        last = task.history[-1]
+        summary.update({k: v for k, v in last.items() if "/" in k})
+        summary["time/epoch_s"] = statistics.median(h["epoch_s"] for h in task.history)
+        summary["time/fit_s"] = last["time_s"]
+    summary.update(task.test_results)
+    summary.update(getattr(task, "fit_report", {}))
+    final = {k: v for k, v in summary.items() if isinstance(v, float) and "/" in k}
+    for logger in trainer.loggers:
+        logger.log_hyperparams(flat_hparams(cfg), {f"final/{k}": v for k, v in final.items()})
+    summary["history"] = task.history
+    return summary
+
+
+@hydra.main(version_base="1.3", config_path=config_dir(), config_name="train")
+def main(cfg: DictConfig) -> float:
+    return guarded_run(cfg, lambda record: train(cfg, record))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,62 @@
+"""Tests compose the real configs (conf/) once per case and point every output at tmp_path."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from hydra import compose, initialize_config_dir
+from hydra.core.global_hydra import GlobalHydra
+from hydra.core.hydra_config import HydraConfig
+from omegaconf import DictConfig, open_dict
+
+import d2lab.resolvers  # noqa: F401
+from d2lab.paths import config_dir
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def compose_config(tmp_path: Path, overrides: list[str] = (), config_name: str = "train") -> DictConfig:
+    """The config `python -m d2lab.<config_name> <overrides>` would run, with outputs under tmp_path."""
+    GlobalHydra.instance().clear()
+    with initialize_config_dir(version_base="1.3", config_dir=config_dir()):
+        cfg = compose(config_name=config_name, overrides=list(overrides), return_hydra_config=True)
+    with open_dict(cfg):
+        cfg.paths.output_dir = str(tmp_path)
+        cfg.paths.log_dir = str(tmp_path / "logs")
+        cfg.paths.data_dir = str(tmp_path / "data")
+        cfg.hydra.runtime.output_dir = str(tmp_path)
+        cfg.trainer.enable_progress_bar = False
+    HydraConfig.instance().set_config(cfg)
+    return cfg
+
+
+@pytest.fixture
+def compose_cfg(tmp_path):
+    return lambda *overrides, config_name="train": compose_config(tmp_path, overrides, config_name)
+
+
+@pytest.fixture
+def train_cfg(tmp_path):
+    """Run `d2lab.train.train` on a composed config; returns (summary, cfg)."""
+    from d2lab.train import train
+
+    def run(*overrides: str) -> tuple[dict, DictConfig]:
+        cfg = compose_config(tmp_path, overrides)
+        return train(cfg, {}), cfg
+
+    return run
+
+
+def run_cli(*args: str, cwd: Path, timeout: int = 300) -> subprocess.CompletedProcess:
+    """Run `python <args>` as a user would, from `cwd`, and capture its output."""
+    env = {**os.environ, "HYDRA_FULL_ERROR": "0", "PYTHONWARNINGS": "ignore"}
+    return subprocess.run(
+        [sys.executable, *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout
+    )
+
+
+def read_metrics(folder: Path) -> dict:
+    return json.loads((Path(folder) / "metrics.json").read_text())
