@@ -36,8 +36,3 @@ def find_user_error(exc: BaseException) -> D2LabError | None:
 def check_choice(name: str, value: object, choices: tuple) -> None:
     if value not in choices:
         raise ConfigError(f"{name}={value!r} is not a valid choice. Valid choices: {', '.join(map(str, choices))}.")
-
-
-def check_positive(name: str, value: float, hint: str = "") -> None:
-    if not isinstance(value, int | float) or isinstance(value, bool) or not value > 0:
-        raise ConfigError(f"{name}={value!r} is invalid: it must be a positive number.{' ' + hint if hint else ''}")

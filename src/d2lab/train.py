@@ -1,7 +1,7 @@
 """Hydra entry point for training: compose, seed, instantiate, fit, test, write metrics.json, return the metric.
 
-    python -m d2lab.train                                   # the book's linear regression
-    python -m d2lab.train -m data=airfoil optimizer.lr=0.005,0.05 data.batch_size=1,10
+python -m d2lab.train                                   # the book's linear regression
+python -m d2lab.train -m data=airfoil optimizer.lr=0.005,0.05 data.batch_size=1,10
 """
 
 import statistics
@@ -33,10 +33,11 @@ def flat_hparams(cfg: DictConfig) -> dict[str, object]:
         else:
             flat[prefix[:-1]] = node if isinstance(node, int | float | str | bool) else str(node)
 
-    container = OmegaConf.to_container(cfg, resolve=True)
-    for key in ("paths", "hydra"):
-        container.pop(key, None)
-    walk(container, "")
+    for key in cfg:
+        if key not in ("paths", "hydra"):
+            walk(
+                OmegaConf.to_container(cfg[key], resolve=True) if OmegaConf.is_config(cfg[key]) else cfg[key], f"{key}."
+            )
     return flat
 
 

@@ -66,9 +66,7 @@ class Step(Schedule):
 class Cosine(Schedule):
     """Linear warmup from `warmup_start` over `warmup` steps, then a half cosine down to `final` at `total`."""
 
-    def __init__(
-        self, warmup: int = 0, warmup_start: float = 0.0, final: float = 0.0, interval: str = "epoch"
-    ) -> None:
+    def __init__(self, warmup: int = 0, warmup_start: float = 0.0, final: float = 0.0, interval: str = "epoch") -> None:
         super().__init__(interval)
         self.warmup, self.warmup_start, self.final = warmup, warmup_start, final
 

@@ -61,7 +61,7 @@ class Task(L.LightningModule):
         self.history: list[dict[str, float]] = []
         self.test_results: dict[str, float] = {}
         self._last_val: dict[str, float] = {}
-        self._fit_start = self._epoch_start = 0.0
+        self._fit_start = self._epoch_start = self._epoch_lr = 0.0
 
     # --- what a subclass provides -------------------------------------------------------------------
     def loss(self, y_hat: Tensor, y: Tensor) -> Tensor:
@@ -109,6 +109,7 @@ class Task(L.LightningModule):
 
     def on_train_epoch_start(self) -> None:
         self._epoch_start = time.perf_counter()
+        self._epoch_lr = float(self.optimizers().param_groups[0]["lr"])  # Lightning steps the schedule before epoch end
 
     def on_validation_epoch_end(self) -> None:
         if self.trainer.sanity_checking:
@@ -126,7 +127,7 @@ class Task(L.LightningModule):
     def on_train_epoch_end(self) -> None:
         now = time.perf_counter()
         values = self.compute_stage("train")
-        values["lr"] = float(self.optimizers().param_groups[0]["lr"])
+        values["lr"] = self._epoch_lr
         self.log_dict(values)
         if not self.automatic_optimization:
             self.step_schedulers("epoch")
