@@ -1,0 +1,160 @@
+"""Fashion-MNIST held once as uint8 tensors; scaling, resizing and normalization run on whole batches.
+
+Files are read by torchvision's own `FashionMNIST` class from `<data_dir>/FashionMNIST/raw/`. Local .gz
+archives are unpacked there without any network (also copies whose gzip headers differ from the official
+ones, such as Debian's); only when they are absent does torchvision download them.
+"""
+
+import logging
+from pathlib import Path
+
+import torch
+from torch import Tensor
+from torch.nn import functional as F
+from torchvision.datasets import FashionMNIST
+from torchvision.datasets.utils import extract_archive
+
+from d2lab.data.in_memory import InMemoryDataModule
+from d2lab.errors import ConfigError, DataMissingError
+
+log = logging.getLogger("d2lab")
+FILES = (
+    "train-images-idx3-ubyte",
+    "train-labels-idx1-ubyte",
+    "t10k-images-idx3-ubyte",
+    "t10k-labels-idx1-ubyte",
+)
+MEAN, STD = 0.2860, 0.3530  # over the 60k training images, after scaling to [0, 1]
+
+
+def raw_folder(data_dir: str | Path) -> Path:
+    return Path(data_dir).expanduser().resolve() / "FashionMNIST" / "raw"
+
+
+def missing_message(data_dir: str | Path, reason: str) -> str:
+    raw = raw_folder(data_dir)
+    names = ", ".join(f"{name}.gz" for name in FILES)
+    return (
+        f"Fashion-MNIST is not in data.data_dir={str(data_dir)!r} and {reason}. Put the four files {names} "
+        f"(or their unpacked versions) into the folder {raw}/ . Offline, "
+        "`apt-get install dataset-fashion-mnist` installs them under /usr/share/datasets/fashion-mnist/, "
+        "and a shared copy may be at ../shared/data/FashionMNIST/raw/: copy or symlink the four files "
+        "(don't point data_dir at a read-only copy, since they are unpacked beside themselves). Or set "
+        "paths.data_dir (or data.data_dir) to the folder that holds FashionMNIST/raw/, or run once with "
+        "internet and data.download=true."
+    )
+
+
+def ensure_files(data_dir: str | Path, download: bool) -> None:
+    """Unpack local archives; download only what is still missing (and only if allowed)."""
+    raw = raw_folder(data_dir)
+    missing = [name for name in FILES if not (raw / name).is_file()]
+    for name in list(missing):
+        if (raw / f"{name}.gz").is_file():
+            extract_archive(str(raw / f"{name}.gz"), str(raw))
+            missing.remove(name)
+    if not missing:
+        return
+    if not download:
+        raise DataMissingError(missing_message(data_dir, f"data.download=false (missing: {', '.join(missing)})"))
+    try:
+        FashionMNIST(str(Path(data_dir).expanduser()), download=True)
+    except Exception as exc:  # offline: URLError wrapped in RuntimeError; read-only folder: OSError
+        first_line = str(exc).strip().splitlines()[-1] if str(exc).strip() else type(exc).__name__
+        raise DataMissingError(missing_message(data_dir, f"could not be downloaded ({first_line})")) from exc
+
+
+def load_split(data_dir: str | Path, train: bool) -> tuple[Tensor, Tensor]:
+    """(N, 1, 28, 28) uint8 images and int64 labels, parsed by torchvision's class."""
+    dataset = FashionMNIST(str(Path(data_dir).expanduser()), train=train, download=False)
+    return dataset.data.unsqueeze(1).contiguous(), dataset.targets.long()
+
+
+class FashionMNISTData(InMemoryDataModule):
+    """60k training images (less `val_fraction` for validation) and the official 10k test images.
+
+    Batches stay uint8 until `on_after_batch_transfer`, which scales them to [0, 1] (the book's ToTensor),
+    resizes them to `resize` px and, with `normalize`, standardizes them; on a GPU the whole set lives on the
+    device (`on_device`), so a batch is a gather there and nothing crosses the bus per step.
+    """
+
+    num_classes = 10
+    in_channels = 1
+
+    def __init__(
+        self,
+        data_dir: str = "data",
+        download: bool = True,
+        resize: int = 28,
+        normalize: bool = False,
+        batch_size: int = 256,
+        eval_batch_size: int = 1024,
+        val_fraction: float = 0.1,
+        train_size: int | None = None,
+        on_device: bool = True,
+        num_classes: int = 10,
+        in_channels: int = 1,
+        seed: int = 0,
+    ) -> None:
+        super().__init__(batch_size=batch_size, val_fraction=val_fraction, seed=seed)
+        if num_classes != 10 or in_channels != 1:
+            raise ConfigError(
+                f"data.num_classes={num_classes!r}, data.in_channels={in_channels!r}: Fashion-MNIST has 10 "
+                "classes of 1-channel images; change the model's shape, not the data's."
+            )
+        if isinstance(resize, bool) or not isinstance(resize, int) or resize < 28:
+            raise ConfigError(
+                f"data.resize={resize!r} is invalid: it must be a whole number of pixels >= 28 "
+                "(28 keeps the original images; the book uses 96 for ResNet and DenseNet)."
+            )
+        if train_size is not None and (isinstance(train_size, bool) or not 1 <= train_size <= 60000):
+            raise ConfigError(f"data.train_size={train_size!r} is invalid: null (all 60000) or 1 to 60000.")
+        self.data_dir, self.download = data_dir, download
+        self.resize, self.normalize = resize, normalize
+        self.eval_batch_size = eval_batch_size
+        self.train_size, self.on_device = train_size, on_device
+
+    def prepare_data(self) -> None:
+        ensure_files(self.data_dir, self.download)
+
+    def load(self) -> tuple[Tensor, Tensor]:
+        ensure_files(self.data_dir, self.download)  # also when used without a Trainer
+        self.test_set = load_split(self.data_dir, train=False)
+        images, labels = load_split(self.data_dir, train=True)
+        if self.train_size is not None:
+            images, labels = images[: self.train_size], labels[: self.train_size]
+        return images, labels
+
+    def setup(self, stage: str | None = None) -> None:
+        super().setup(stage)
+        device = self.trainer.strategy.root_device if self.trainer is not None else torch.device("cpu")
+        if self.on_device and device.type != "cpu" and self.train_set[0].device != device:
+            # 55 MB of uint8 in all: cheaper to keep on the GPU than to copy batch by batch.
+            self.train_set, self.val_set, self.test_set = (
+                tuple(t.to(device) for t in split) for split in (self.train_set, self.val_set, self.test_set)
+            )
+
+    def val_dataloader(self):
+        return self._eval_batches(self.val_set)
+
+    def test_dataloader(self):
+        return self._eval_batches(self.test_set)
+
+    def _eval_batches(self, split: tuple[Tensor, Tensor]):
+        from d2lab.data.batches import TensorBatches
+
+        return TensorBatches(*split, batch_size=self.eval_batch_size)
+
+    def transform(self, images: Tensor) -> Tensor:
+        """uint8 (N, 1, 28, 28) to float (N, 1, resize, resize), on whatever device the batch is."""
+        x = images.float().div_(255)
+        if self.resize != x.shape[-1]:
+            # bilinear like torchvision's Resize; upsampling needs no antialiasing
+            x = F.interpolate(x, size=(self.resize, self.resize), mode="bilinear", align_corners=False)
+        if self.normalize:
+            x = x.sub_(MEAN).div_(STD)
+        return x
+
+    def on_after_batch_transfer(self, batch: tuple[Tensor, Tensor], dataloader_idx: int) -> tuple[Tensor, Tensor]:
+        images, labels = batch
+        return self.transform(images), labels
