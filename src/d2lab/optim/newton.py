@@ -40,7 +40,8 @@ def gradient_and_hessian(params: list[torch.Tensor]) -> tuple[torch.Tensor, torc
     """The flat gradient in `p.grad` and its Jacobian (the Hessian), one row per gradient entry."""
     grad = torch.cat([p.grad.reshape(-1) for p in params])
     if not grad.requires_grad:
-        raise RuntimeError("Newton needs the gradient's graph: in the closure call loss.backward(create_graph=True).")
+        hint = "in the closure call loss.backward(create_graph=True)"
+        raise RuntimeError(f"Newton needs the gradient's graph: {hint}.")
     rows = []
     for g in grad:
         parts = torch.autograd.grad(g, params, retain_graph=True, allow_unused=True)

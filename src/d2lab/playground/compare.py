@@ -36,7 +36,8 @@ def load_job(job_dir: Path) -> tuple[list[str], DictConfig, Trajectory, str]:
 
 
 def job_dirs(sweep_dir: Path) -> list[Path]:
-    jobs = [d for d in Path(sweep_dir).iterdir() if (d / "metrics.json").is_file() and (d / ".hydra").is_dir()]
+    finished = (d for d in Path(sweep_dir).iterdir() if (d / "metrics.json").is_file())
+    jobs = [d for d in finished if (d / ".hydra").is_dir()]
     return sorted(jobs, key=lambda d: (len(d.name), d.name))  # 2 before 10
 
 
@@ -74,7 +75,8 @@ class CompareOnMultirunEnd(Callback):
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m d2lab.playground.compare", description=__doc__.split("\n")[0])
+    summary = __doc__.split("\n")[0]
+    parser = argparse.ArgumentParser(prog="python -m d2lab.playground.compare", description=summary)
     parser.add_argument(
         "sweep_dir", type=Path, help="a playground multirun folder, e.g. logs/playground/multiruns/<stamp>"
     )

@@ -56,7 +56,10 @@ def plot_trajectory(objective: Objective, path: Trajectory, title: str, out: Pat
     return out
 
 
-def plot_comparison(objective: Objective | None, runs: list[tuple[str, Trajectory]], title: str, out: Path) -> Path:
+Runs = list[tuple[str, Trajectory]]  # (label, path) per job
+
+
+def plot_comparison(objective: Objective | None, runs: Runs, title: str, out: Path) -> Path:
     """Every run's path over one background (when they share an objective) and f(x) against the step."""
     fig = Figure(figsize=(9, 3.6) if objective else (4.5, 3.6), layout="constrained")
     axes = fig.subplots(1, 2 if objective else 1, squeeze=False)[0]

@@ -25,7 +25,7 @@ def describe(cfg: DictConfig, formula: str) -> str:
     optimizer = f"{cfg.optimizer._target_.rsplit('.', 1)[-1]} lr={cfg.optimizer.lr:g}"
     title = f"{formula}: {optimizer}"
     if cfg.get("scheduler") and not cfg.scheduler._target_.endswith(".Constant"):
-        knobs = " ".join(f"{k}={v}" for k, v in cfg.scheduler.items() if not k.startswith("_") and k != "interval")
+        knobs = " ".join(f"{k}={v}" for k, v in cfg.scheduler.items() if k[0] != "_" and k != "interval")
         title += f", {cfg.scheduler._target_.rsplit('.', 1)[-1]} {knobs}"
     return title
 

@@ -1,4 +1,4 @@
-"""TensorBoard scalars for a playground run: x (or x1, x2), f(x) and lr at every step, plus the HParams row."""
+"""TensorBoard scalars for a playground run: x (or x1, x2), f(x) and lr at each step, and the HParams row."""
 
 import math
 from pathlib import Path
