@@ -28,7 +28,8 @@ def compose_config(tmp_path: Path, overrides: list[str] = (), config_name: str =
         cfg.paths.log_dir = str(tmp_path / "logs")
         cfg.paths.data_dir = str(tmp_path / "data")
         cfg.hydra.runtime.output_dir = str(tmp_path)
-        cfg.trainer.enable_progress_bar = False
+        if "trainer" in cfg:  # the playground config has none
+            cfg.trainer.enable_progress_bar = False
     HydraConfig.instance().set_config(cfg)
     return cfg
 
