@@ -1,0 +1,192 @@
+"""A sweep's summary: one table and a few pictures from a multirun folder.
+
+    python -m d2lab.report logs/<task_name>/multiruns/<stamp>      (or: d2lab-report <folder>)
+
+Reads every job's `.hydra/overrides.yaml` and `metrics.json` and writes, into that folder, `summary.csv`
+(every override as a column), `summary.md` (the overrides that vary), `loss_curves.png` (every job's
+curve against epoch and against wall time) and, for a full 2-D grid, `heatmap.png`. Jobs are sorted by
+the optimized metric; failed, diverged and crashed (no metrics.json) jobs come last, marked.
+"""
+
+import argparse
+import csv
+import json
+import math
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+
+TIME_KEYS = ("time/fit_s", "time/epoch_s")
+
+
+@dataclass
+class Job:
+    name: str  # the job's folder name: its number in the sweep
+    folder: Path
+    overrides: dict[str, str]  # key -> value, as typed on the command line
+    metrics: dict = field(default_factory=dict)  # empty when the job died before writing metrics.json
+
+    @property
+    def status(self) -> str:
+        return self.metrics.get("status", "missing")
+
+    @property
+    def best(self) -> float:
+        value = self.metrics.get("best")
+        return float(value) if self.status == "ok" and value is not None else math.nan
+
+    @property
+    def history(self) -> list[dict]:
+        return self.metrics.get("history") or []
+
+
+def parse_overrides(lines: list[str]) -> dict[str, str]:
+    """`+book_optimizer=sgd` -> {"book_optimizer": "sgd"}; a `~key` deletion keeps its key with no value."""
+    pairs = {}
+    for line in lines:
+        key, _, value = str(line).partition("=")
+        pairs[key.lstrip("+~")] = value
+    return pairs
+
+
+def load_jobs(sweep_dir: Path) -> list[Job]:
+    jobs = []
+    for overrides_file in sorted(sweep_dir.glob("*/.hydra/overrides.yaml")):
+        folder = overrides_file.parent.parent
+        metrics_file = folder / "metrics.json"
+        try:
+            metrics = json.loads(metrics_file.read_text()) if metrics_file.is_file() else {}
+        except json.JSONDecodeError:  # a job killed mid-write: treat it as crashed
+            metrics = {}
+        overrides = parse_overrides(yaml.safe_load(overrides_file.read_text()) or [])
+        jobs.append(Job(folder.name, folder, overrides, metrics))
+    return sorted(jobs, key=lambda j: (not j.name.isdigit(), int(j.name) if j.name.isdigit() else 0, j.name))
+
+
+def monitor_and_mode(jobs: list[Job]) -> tuple[str, str]:
+    for job in jobs:
+        if "monitor" in job.metrics:
+            return job.metrics["monitor"], job.metrics.get("mode", "min")
+    return "val/loss", "min"
+
+
+def sort_jobs(jobs: list[Job], mode: str) -> list[Job]:
+    """Best first by the optimized metric; jobs without a value (failed, diverged, missing) last."""
+    sign = 1.0 if mode == "min" else -1.0
+    return sorted(jobs, key=lambda j: (math.isnan(j.best), sign * j.best if not math.isnan(j.best) else 0.0))
+
+
+def override_keys(jobs: list[Job], varying_only: bool = False) -> list[str]:
+    keys: list[str] = []
+    for job in jobs:
+        keys += [k for k in job.overrides if k not in keys]
+    if varying_only:
+        keys = [k for k in keys if len({j.overrides.get(k) for j in jobs}) > 1]
+    return keys
+
+
+def metric_keys(jobs: list[Job]) -> list[str]:
+    """The final metrics the jobs recorded (train/loss, val/loss, test/..., time/...), time last."""
+    keys: list[str] = []
+    for job in jobs:
+        numbers = [k for k, v in job.metrics.items() if "/" in k and isinstance(v, int | float)]
+        keys += [k for k in numbers if k not in keys]
+    return [k for k in keys if k not in TIME_KEYS] + [k for k in TIME_KEYS if k in keys]
+
+
+def table(jobs: list[Job], keys: list[str], monitor: str) -> list[dict[str, object]]:
+    rows = []
+    for job in jobs:
+        row: dict[str, object] = {"job": job.name, "status": job.status}
+        row.update({k: job.overrides.get(k, "") for k in keys})
+        row[f"best {monitor}"] = job.metrics.get("best") if job.status == "ok" else None
+        row.update({k: job.metrics.get(k) for k in metric_keys(jobs)})
+        row["epochs"] = job.metrics.get("epochs", len(job.history))
+        row["error"] = job.metrics.get("error", "" if job.metrics else "no metrics.json: the job crashed")
+        rows.append(row)
+    return rows
+
+
+def fmt(value: object) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, float):
+        return f"{value:.4g}" if math.isfinite(value) else str(value)
+    return str(value).replace("|", "\\|").replace("\n", " ")
+
+
+def write_csv(rows: list[dict[str, object]], path: Path) -> None:
+    with path.open("w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+
+
+def markdown(sweep_dir: Path, jobs: list[Job], monitor: str, mode: str, images: list[Path]) -> str:
+    counts = {s: sum(j.status == s for j in jobs) for s in ("ok", "diverged", "failed", "missing")}
+    fixed = [k for k in override_keys(jobs) if k not in override_keys(jobs, varying_only=True)]
+    lines = [
+        f"# Sweep {sweep_dir}",
+        "",
+        f"{len(jobs)} jobs: " + ", ".join(f"{n} {s}" for s, n in counts.items() if n) + ".",
+        f"Sorted by best {monitor} ({mode}); failed, diverged and missing (crashed) jobs last.",
+    ]
+    if fixed:
+        lines.append("Every job: " + " ".join(f"`{k}={jobs[0].overrides[k]}`" for k in fixed) + ".")
+    closed_forms = [j.metrics["closed_form"] for j in jobs if j.metrics.get("closed_form")]
+    closed = closed_forms[0].get("val/loss") if closed_forms else None
+    if closed is not None:
+        lines.append(f"Closed-form least-squares optimum: val/loss {closed:.4g}.")
+    optuna_file = sweep_dir / "optimization_results.yaml"
+    if optuna_file.is_file():
+        best = yaml.safe_load(optuna_file.read_text())
+        overrides = " ".join(best.get("best_overrides", []))
+        lines.append(f"Optuna best: {best.get('best_value')} with `{overrides}`.")
+    rows = table(jobs, override_keys(jobs, varying_only=True), monitor)
+    drop = [k for k in rows[0] if all(r[k] in (None, "") for r in rows)]  # e.g. an error column nobody has
+    header = [k for k in rows[0] if k not in drop]
+    lines += ["", "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    for row in rows:
+        status = row["status"] if row["status"] == "ok" else f"**{row['status']}**"
+        lines.append("| " + " | ".join(fmt(status if k == "status" else row[k]) for k in header) + " |")
+    lines += [""] + [f"![{p.stem}]({p.name})" for p in images]
+    return "\n".join(lines) + "\n"
+
+
+def report(sweep_dir: Path, curve: str = "val/loss") -> list[Path]:
+    """Write the summary files and plots into `sweep_dir`; returns their paths."""
+    from d2lab.report_plots import grid_keys, plot_curves, plot_heatmap
+
+    jobs = load_jobs(sweep_dir)
+    if not jobs:
+        raise FileNotFoundError(f"{sweep_dir}: no job folder with .hydra/overrides.yaml in it")
+    monitor, mode = monitor_and_mode(jobs)
+    jobs = sort_jobs(jobs, mode)
+    varying = override_keys(jobs, varying_only=True)
+    images = [plot_curves(jobs, varying, curve, sweep_dir / "loss_curves.png")]
+    grid = grid_keys(jobs, varying)
+    if grid:
+        images.append(plot_heatmap(jobs, grid, monitor, mode, sweep_dir / "heatmap.png"))
+    images = [p for p in images if p is not None]
+    write_csv(table(jobs, override_keys(jobs), monitor), sweep_dir / "summary.csv")
+    (sweep_dir / "summary.md").write_text(markdown(sweep_dir, jobs, monitor, mode, images))
+    return [sweep_dir / "summary.csv", sweep_dir / "summary.md", *images]
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="d2lab-report", description=__doc__.split("\n\n")[0])
+    parser.add_argument("folder", type=Path, help="a multirun folder: logs/<task_name>/multiruns/<stamp>")
+    parser.add_argument("--curve", default="val/loss", help="the history metric to plot (default: val/loss)")
+    args = parser.parse_args(argv)
+    try:
+        paths = report(args.folder, args.curve)
+    except FileNotFoundError as exc:
+        sys.exit(f"d2lab-report: {exc}")
+    print(paths[1].read_text())
+    print("wrote " + ", ".join(str(p) for p in paths))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,119 @@
+"""The report's pictures: every job's curve against epoch and wall time, and a heat map for a 2-D grid."""
+
+import math
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import matplotlib
+
+matplotlib.use("Agg")  # files only: no display, safe in a headless sweep or CI
+import matplotlib.pyplot as plt  # noqa: E402
+from matplotlib.colors import LogNorm, Normalize  # noqa: E402
+from matplotlib.ticker import MaxNLocator  # noqa: E402
+
+if TYPE_CHECKING:
+    from d2lab.report import Job
+
+
+def as_number(value: str) -> float | None:
+    try:
+        return float(value)
+    except ValueError:
+        return None
+
+
+def short(value: str) -> str:
+    number = as_number(value)
+    return f"{number:.3g}" if number is not None and not value.isdigit() else value
+
+
+def labels(jobs: list["Job"], keys: list[str]) -> list[str]:
+    """`lr=0.05 batch_size=10` from the varying overrides; full keys where the last parts would collide."""
+    tails = [k.rsplit(".", 1)[-1] for k in keys]
+    names = tails if len(set(tails)) == len(tails) else keys
+    out = []
+    for job in jobs:
+        text = " ".join(f"{n}={short(job.overrides.get(k, '-'))}" for n, k in zip(names, keys, strict=True))
+        out.append(text or f"job {job.name}")
+        if job.status != "ok":
+            out[-1] += f" ({job.status})"
+    return out
+
+
+def plot_curves(jobs: list["Job"], keys: list[str], metric: str, path: Path) -> Path | None:
+    """Two panels like the book's minibatch-SGD figure: the metric per epoch and against training time."""
+    fig, (by_epoch, by_time) = plt.subplots(1, 2, figsize=(12, 4.5), layout="constrained")
+    values = []
+    for job, label in zip(jobs, labels(jobs, keys), strict=True):
+        points = [(h["epoch"] + 1, h["time_s"], h.get(metric, h.get("train/loss"))) for h in job.history]
+        points = [p for p in points if p[2] is not None and math.isfinite(p[2])]
+        if not points:
+            continue
+        epochs, seconds, ys = zip(*points, strict=True)
+        style = {"marker": "o", "markersize": 3, "linestyle": "-" if job.status == "ok" else "--"}
+        (line,) = by_epoch.plot(epochs, ys, label=label, **style)
+        by_time.plot(seconds, ys, color=line.get_color(), **style)
+        values += ys
+    if not values:
+        plt.close(fig)
+        return None
+    positive = min(values) > 0
+    for ax in (by_epoch, by_time):
+        ax.set_ylabel(metric)
+        ax.grid(True, alpha=0.3)
+        if positive and max(values) / min(values) > 3:  # a few bad jobs would flatten the good ones
+            ax.set_yscale("log")
+    by_epoch.set_xlabel("epoch")
+    by_epoch.xaxis.set_major_locator(MaxNLocator(integer=True))
+    by_time.set_xlabel("wall time of training (s)")
+    by_time.set_xscale("log")
+    small = len(jobs) > 8
+    by_epoch.legend(fontsize=6 if small else 8, ncol=2 if len(jobs) > 16 else 1)
+    fig.suptitle(f"{metric} of every job")
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return path
+
+
+def grid_keys(jobs: list["Job"], varying: list[str]) -> tuple[str, str] | None:
+    """The two varying keys when the jobs form a full grid over them, else None."""
+    if len(varying) != 2:
+        return None
+    rows, cols = ({j.overrides.get(k) for j in jobs} for k in varying)
+    pairs = {(j.overrides.get(varying[0]), j.overrides.get(varying[1])) for j in jobs}
+    return (varying[0], varying[1]) if len(pairs) == len(jobs) == len(rows) * len(cols) else None
+
+
+def axis_values(jobs: list["Job"], key: str) -> list[str]:
+    values = list(dict.fromkeys(j.overrides[key] for j in jobs))
+    if all(as_number(v) is not None for v in values):
+        return sorted(values, key=as_number)
+    return values
+
+
+def plot_heatmap(jobs: list["Job"], keys: tuple[str, str], monitor: str, mode: str, path: Path) -> Path:
+    """The best monitored value per grid cell; failed and diverged cells are grey and say so."""
+    rows, cols = axis_values(jobs, keys[0]), axis_values(jobs, keys[1])
+    cell = {(j.overrides[keys[0]], j.overrides[keys[1]]): j for j in jobs}
+    grid = [[cell[r, c].best for c in cols] for r in rows]
+    finite = [v for line in grid for v in line if math.isfinite(v)]
+    fig, ax = plt.subplots(figsize=(1.3 * len(cols) + 3, 0.8 * len(rows) + 2), layout="constrained")
+    cmap = plt.get_cmap("viridis_r" if mode == "min" else "viridis").copy()
+    cmap.set_bad("lightgrey")
+    spread = bool(finite) and min(finite) > 0 and max(finite) / min(finite) > 10
+    norm = LogNorm() if spread else Normalize()
+    image = ax.imshow(grid, cmap=cmap, norm=norm)  # NaN cells (no value) take the cmap's grey
+    for i, r in enumerate(rows):
+        for j, c in enumerate(cols):
+            job = cell[r, c]
+            text = f"{job.best:.4g}" if math.isfinite(job.best) else job.status
+            ax.text(j, i, text, ha="center", va="center", fontsize=8)
+    ax.set_xticks(range(len(cols)), [short(c) for c in cols])
+    ax.set_yticks(range(len(rows)), [short(r) for r in rows])
+    ax.set_xlabel(keys[1])
+    ax.set_ylabel(keys[0])
+    fig.colorbar(image, ax=ax, label=f"best {monitor}")
+    ax.set_title(f"best {monitor} ({mode})")
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return path
