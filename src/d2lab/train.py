@@ -76,6 +76,7 @@ def train(cfg: DictConfig, record: dict) -> dict:
     final = {k: v for k, v in summary.items() if isinstance(v, float) and "/" in k}
     for logger in trainer.loggers:
         logger.log_hyperparams(flat_hparams(cfg), {f"final/{k}": v for k, v in final.items()})
+        logger.finalize("success")  # flush the HParams row now: the trainer closed its writer before it
     summary["history"] = task.history
     return summary
 
