@@ -60,6 +60,8 @@ def compare(sweep_dir: str | Path, out_name: str = "comparison.png") -> Path | N
     same = all(f == functions[0] for f in functions)
     objective = instantiate(jobs[0][1]) if same else None  # different functions: only f(x) per step
     title = " ".join(sorted(shared)) or Path(sweep_dir).name
+    if objective is not None:
+        title = f"{objective.formula}: {title}"
     return plot_comparison(objective, runs, title, Path(sweep_dir) / out_name)
 
 
