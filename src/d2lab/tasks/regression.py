@@ -12,6 +12,15 @@ from d2lab.tasks.base import Task
 log = logging.getLogger("d2lab")
 
 
+def count_optimizer_steps(trainer, n: int) -> None:
+    """Advance `trainer.global_step` for steps taken on the bare torch optimizer (manual optimization counts
+    only the steps of Lightning's wrapper), so max_steps, checkpoints and logs see every optimizer step."""
+    progress = trainer.fit_loop.epoch_loop.manual_optimization.optim_step_progress
+    for _ in range(n):
+        progress.increment_ready()
+        progress.increment_completed()
+
+
 def _fmt(values: list[float]) -> str:
     return "[" + ", ".join(f"{v:.4f}" for v in values) + "]"
 
@@ -21,7 +30,9 @@ class RegressionTask(Task):
 
     def __init__(self, net, optimizer, scheduler=None, **kwargs) -> None:
         super().__init__(net, optimizer, scheduler, **kwargs)
-        self.automatic_optimization = not getattr(net, "manual_grad", False)
+        # Manual optimization lets one Lightning step run many exact SGD steps (see TensorBatches).
+        self.automatic_optimization = False
+        self.manual_grad = getattr(net, "manual_grad", False)
         self.fit_report: dict[str, object] = {}
 
     def loss(self, y_hat: Tensor, y: Tensor) -> Tensor:
@@ -30,20 +41,37 @@ class RegressionTask(Task):
     def make_metrics(self) -> MetricCollection:
         return MetricCollection({"mse": MeanSquaredError()})
 
-    def training_step(self, batch: tuple[Tensor, Tensor], batch_idx: int) -> Tensor:
-        if self.automatic_optimization:
-            return self.shared_step(batch, "train")
-        x, y = batch
-        with torch.no_grad():
-            y_hat = self.net(x)
-            loss = self.loss(y_hat, y)
-        self.update_metrics("train", loss, y_hat, y)
+    def training_step(self, batch: tuple[Tensor, Tensor] | list[tuple[Tensor, Tensor]], batch_idx: int) -> Tensor:
+        # One Lightning step may carry many minibatches (TensorBatches' steps_per_call); each is one exact
+        # optimizer step. On one process the steps skip Lightning's per-step hooks, which cost more than the
+        # step itself for a linear model; under DDP they go through manual_backward so gradients are synced.
+        lean = self.trainer.world_size == 1
         optimizer = self.optimizers()
-        optimizer.zero_grad()
-        self.net.set_gradients(x, (y_hat - y) / y.numel())  # d(½·mean(e²))/dŷ = e / n
-        optimizer.step()
-        self.step_schedulers("step")
-        return loss
+        step = optimizer.optimizer.step if lean else optimizer.step
+        losses, sizes, predictions, targets = [], [], [], []
+        for x, y in batch if isinstance(batch, list) else [batch]:
+            optimizer.zero_grad()
+            if self.manual_grad:
+                with torch.no_grad():
+                    y_hat = self.net(x)
+                    loss = self.loss(y_hat, y)
+                self.net.set_gradients(x, (y_hat - y) / y.numel())  # d(½·mean(e²))/dŷ = e / n
+            else:
+                y_hat = self.net(x)
+                loss = self.loss(y_hat, y)
+                loss.backward() if lean else self.manual_backward(loss)
+            step()
+            self.step_schedulers("step")
+            losses.append(loss.detach())
+            sizes.append(len(y))
+            predictions.append(y_hat.detach())
+            targets.append(y)
+        if lean:
+            count_optimizer_steps(self.trainer, len(losses))
+        losses = torch.stack(losses)
+        self.loss_meters["train_"].update(losses, torch.tensor(sizes))
+        self.stage_metrics["train_"].update(torch.cat(predictions), torch.cat(targets))
+        return losses.mean()
 
     def on_fit_end(self) -> None:
         if not hasattr(self.net, "weight_and_bias"):

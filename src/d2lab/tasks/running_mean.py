@@ -18,8 +18,11 @@ class RunningMean(Metric):
         self.add_state("weight", default=torch.tensor(0.0, dtype=torch.float64), dist_reduce_fx="sum")
 
     def update(self, value: Tensor, weight: int | Tensor = 1) -> None:
-        self.total += value.detach().double() * weight
-        self.weight += weight
+        """`value` is one mean or a vector of means; `weight` is how many examples each one covers."""
+        value = value.detach().double()
+        weight = torch.as_tensor(weight, dtype=torch.float64, device=value.device).expand_as(value)
+        self.total += (value * weight).sum()
+        self.weight += weight.sum()
 
     def compute(self) -> Tensor:
         return (self.total / self.weight).float()

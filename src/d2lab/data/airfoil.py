@@ -1,0 +1,55 @@
+"""The UCI airfoil self-noise data, as the book's optimization chapter uses it.
+
+Source: T. F. Brooks, D. S. Pope and M. A. Marcolini, "Airfoil Self-Noise", UCI Machine Learning
+Repository, https://doi.org/10.24432/C5VW2C, licensed CC BY 4.0. The copy shipped beside this file
+(`airfoil_self_noise.dat`, 1503 rows, tab-separated) is the one the book downloads.
+"""
+
+from pathlib import Path
+
+import torch
+from torch import Tensor
+
+from d2lab.data.in_memory import InMemoryDataModule
+from d2lab.errors import ConfigError, DataMissingError
+
+PACKAGED_FILE = Path(__file__).with_name("airfoil_self_noise.dat")
+
+
+class Airfoil(InMemoryDataModule):
+    """Five standardized features predicting the standardized sound pressure level.
+
+    As in the book: every column is standardized over all rows (population std), then the first
+    `num_examples` rows are kept. `val_fraction=0` validates on those rows, the book's reported loss.
+    """
+
+    num_features = 5
+
+    def __init__(
+        self,
+        path: str | None = None,
+        num_examples: int = 1500,
+        num_features: int = 5,
+        batch_size: int = 10,
+        val_fraction: float = 0.0,
+        seed: int = 0,
+        steps_per_call: int | str = "auto",
+    ) -> None:
+        super().__init__(batch_size=batch_size, val_fraction=val_fraction, seed=seed, steps_per_call=steps_per_call)
+        if num_features != 5:
+            raise ConfigError(f"data.num_features={num_features!r} is fixed by the airfoil data: it has 5 features.")
+        self.path = Path(path) if path else PACKAGED_FILE
+        if not self.path.is_file():
+            raise DataMissingError(
+                f"data.path={str(self.path)!r}: no such file. Point data.path at a copy of "
+                "airfoil_self_noise.dat (tab-separated, 6 columns), or set data.path=null to use the copy "
+                "shipped inside d2lab."
+            )
+        self.num_examples = num_examples
+
+    def load(self) -> tuple[Tensor, Tensor]:
+        rows = [line.split() for line in self.path.read_text().splitlines() if line.strip()]
+        data = torch.tensor([[float(v) for v in row] for row in rows], dtype=torch.float64)
+        data = (data - data.mean(dim=0)) / data.std(dim=0, correction=0)
+        data = data[: self.num_examples].float()
+        return data[:, :-1].contiguous(), data[:, -1:].contiguous()

@@ -1,0 +1,82 @@
+"""The base of every d2lab DataModule: the whole data set as tensors, split once, batched by slicing."""
+
+import lightning as L
+import torch
+from torch import Tensor
+
+from d2lab.data.batches import TensorBatches
+from d2lab.errors import ConfigError
+
+# `auto` groups minibatches until a call holds ~2048 examples: enough work to hide Lightning's per-step cost.
+AUTO_EXAMPLES_PER_CALL = 2048
+
+
+def resolve_steps_per_call(steps_per_call: int | str, batch_size: int) -> int:
+    if steps_per_call == "auto":
+        return max(1, AUTO_EXAMPLES_PER_CALL // batch_size)
+    if isinstance(steps_per_call, bool) or not isinstance(steps_per_call, int) or steps_per_call < 1:
+        raise ConfigError(
+            f"data.steps_per_call={steps_per_call!r} is invalid: use a whole number >= 1 (optimizer steps per "
+            "Lightning step) or auto."
+        )
+    return steps_per_call
+
+
+class InMemoryDataModule(L.LightningDataModule):
+    """Subclasses implement `load()`, returning features and targets; this class splits and batches them.
+
+    `val_fraction=0` validates on the whole training set, which is how the book reports its losses.
+    The test split is the validation split unless a subclass provides its own.
+    """
+
+    def __init__(
+        self, batch_size: int, val_fraction: float = 0.2, seed: int = 0, steps_per_call: int | str = 1
+    ) -> None:
+        super().__init__()
+        if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+            raise ConfigError(f"data.batch_size={batch_size!r} is invalid: it must be a whole number >= 1.")
+        if not 0 <= val_fraction < 1:
+            raise ConfigError(
+                f"data.val_fraction={val_fraction!r} is invalid: it must be in [0, 1); "
+                "0 validates on the training data, as the book does."
+            )
+        self.batch_size = batch_size
+        self.steps_per_call = resolve_steps_per_call(steps_per_call, batch_size)
+        self.val_fraction = val_fraction
+        self.seed = seed
+        self.train_set: tuple[Tensor, Tensor] | None = None
+        self.val_set: tuple[Tensor, Tensor] | None = None
+        self.test_set: tuple[Tensor, Tensor] | None = None
+
+    def load(self) -> tuple[Tensor, Tensor]:
+        raise NotImplementedError
+
+    def setup(self, stage: str | None = None) -> None:
+        if self.train_set is not None:
+            return
+        features, targets = self.load()
+        n_val = round(len(features) * self.val_fraction)
+        if n_val == 0:
+            self.train_set = self.val_set = (features, targets)
+        else:
+            order = torch.randperm(len(features), generator=torch.Generator().manual_seed(self.seed))
+            val, train = order[:n_val], order[n_val:]
+            self.train_set = (features[train], targets[train])
+            self.val_set = (features[val], targets[val])
+        if self.test_set is None:
+            self.test_set = self.val_set
+
+    def train_dataloader(self) -> TensorBatches:
+        return TensorBatches(
+            *self.train_set,
+            batch_size=self.batch_size,
+            shuffle=True,
+            seed=self.seed,
+            steps_per_call=self.steps_per_call,
+        )
+
+    def val_dataloader(self) -> TensorBatches:
+        return TensorBatches(*self.val_set, batch_size=max(self.batch_size, 1024))
+
+    def test_dataloader(self) -> TensorBatches:
+        return TensorBatches(*self.test_set, batch_size=max(self.batch_size, 1024))

@@ -1,0 +1,49 @@
+"""The book's synthetic regression data: y = Xw + b + noise, with X drawn from N(0, 1)."""
+
+import torch
+from torch import Tensor
+
+from d2lab.data.in_memory import InMemoryDataModule
+from d2lab.errors import ConfigError
+
+
+class SyntheticRegression(InMemoryDataModule):
+    """`w=None` draws a seeded w of `num_features` entries; otherwise `num_features` must equal len(w)."""
+
+    def __init__(
+        self,
+        w: list[float] | None = (2.0, -3.4),
+        b: float = 4.2,
+        num_features: int | None = None,
+        num_examples: int = 1000,
+        noise_std: float = 0.01,
+        batch_size: int = 10,
+        val_fraction: float = 0.2,
+        seed: int = 0,
+        steps_per_call: int | str = "auto",
+    ) -> None:
+        super().__init__(batch_size=batch_size, val_fraction=val_fraction, seed=seed, steps_per_call=steps_per_call)
+        generator = torch.Generator().manual_seed(seed)
+        if w is None:
+            if not num_features or num_features < 1:
+                raise ConfigError("data.w=null needs data.num_features >= 1 to draw a random w.")
+            w = torch.randn(num_features, generator=generator).tolist()
+        if num_features is not None and num_features != len(w):
+            raise ConfigError(
+                f"data.num_features={num_features} does not match data.w={list(w)} ({len(w)} entries). "
+                "Set one of them only, or data.w=null to draw a random w of num_features entries."
+            )
+        if num_examples < 2:
+            raise ConfigError(f"data.num_examples={num_examples} is invalid: it must be at least 2.")
+        self.true_w = torch.tensor(list(w), dtype=torch.float32)
+        self.true_b = float(b)
+        self.num_features = len(w)
+        self.num_examples = num_examples
+        self.noise_std = noise_std
+        self._generator = generator
+
+    def load(self) -> tuple[Tensor, Tensor]:
+        features = torch.randn(self.num_examples, self.num_features, generator=self._generator)
+        noise = torch.randn(self.num_examples, generator=self._generator) * self.noise_std
+        targets = features @ self.true_w + self.true_b + noise
+        return features, targets.unsqueeze(1)

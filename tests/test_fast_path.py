@@ -1,0 +1,58 @@
+"""Many optimizer steps per Lightning step is a speed-up only: the parameters equal a plain PyTorch loop's."""
+
+import pytest
+import torch
+
+from d2lab.data.airfoil import Airfoil
+from d2lab.models.linear import LinearNet
+
+
+def plain_pytorch_epochs(batch_size: int, lr: float, epochs: int, seed: int) -> LinearNet:
+    torch.manual_seed(seed)
+    net = LinearNet(in_features=5)
+    datamodule = Airfoil(batch_size=batch_size, seed=seed, steps_per_call=1)
+    datamodule.setup()
+    loader = datamodule.train_dataloader()
+    optimizer = torch.optim.SGD(net.parameters(), lr=lr)
+    for _ in range(epochs):
+        for x, y in loader:
+            optimizer.zero_grad()
+            (0.5 * torch.mean((net(x) - y) ** 2)).backward()
+            optimizer.step()
+    return net
+
+
+@pytest.mark.parametrize(("batch_size", "lr", "steps_per_call"), [(1, 0.005, "auto"), (10, 0.05, 7), (100, 0.4, 1)])
+def test_parameters_after_training_equal_the_plain_loop(train_cfg, batch_size, lr, steps_per_call):
+    summary, _ = train_cfg(
+        "data=airfoil",
+        f"data.batch_size={batch_size}",
+        f"data.steps_per_call={steps_per_call}",
+        f"optimizer.lr={lr}",
+        "trainer.max_epochs=2",
+        "seed=7",
+        "~logger",
+        "callbacks=none",
+    )
+    w, b = plain_pytorch_epochs(batch_size, lr, epochs=2, seed=7).weight_and_bias()
+    assert summary["w"] == w.tolist() and summary["b"] == b.item()  # bit for bit
+
+
+def test_global_step_counts_every_optimizer_step(train_cfg, tmp_path):
+    from d2lab.train import train
+    from tests.conftest import compose_config
+
+    cfg = compose_config(tmp_path, ["data=airfoil", "data.batch_size=100", "trainer.max_steps=20", "~logger"])
+    summary = train(cfg, {})
+    assert summary["epochs"] == 2  # 15 steps per epoch: max_steps=20 stops inside the second epoch
+
+
+def test_bad_steps_per_call_is_refused(compose_cfg):
+    from hydra.utils import instantiate
+
+    from d2lab.errors import ConfigError
+
+    cfg = compose_cfg("data.steps_per_call=0")
+    with pytest.raises(Exception) as info:
+        instantiate(cfg.data)
+    assert isinstance(info.value.__cause__, ConfigError) and "data.steps_per_call=0" in str(info.value)
