@@ -10,6 +10,7 @@ from omegaconf import OmegaConf
 from d2lab.errors import DivergedError
 from d2lab.optim.newton import Newton
 from d2lab.paths import config_dir
+from d2lab.playground.compare import is_playground_sweep
 from d2lab.playground.compare import main as compare_main
 from d2lab.playground.run import play
 from d2lab.run_record import guarded_run
@@ -161,6 +162,7 @@ def test_multirun_gets_one_comparison_figure(tmp_path):
     assert [read_metrics(sweep / j)["status"] for j in ("0", "1")] == ["ok", "diverged"]
     assert (sweep / "comparison.png").read_bytes().startswith(PNG)
     assert "optimizer.lr=1.1" in OmegaConf.load(sweep / "1" / ".hydra" / "overrides.yaml")
+    assert is_playground_sweep(sweep)
     # The same figure from the command line, for a sweep already on disk.
     (sweep / "comparison.png").unlink()
     compare_main([str(sweep)])

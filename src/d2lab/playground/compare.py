@@ -41,6 +41,11 @@ def job_dirs(sweep_dir: Path) -> list[Path]:
     return sorted(jobs, key=lambda d: (len(d.name), d.name))  # 2 before 10
 
 
+def is_playground_sweep(sweep_dir: str | Path) -> bool:
+    """True when the folder's jobs are playground runs (their metrics.json names an objective)."""
+    return any("objective" in json.loads((d / "metrics.json").read_text()) for d in job_dirs(Path(sweep_dir)))
+
+
 def compare(sweep_dir: str | Path, out_name: str = "comparison.png") -> Path | None:
     """Draw the figure into the sweep folder; None when no job left a trajectory."""
     from hydra.utils import instantiate
