@@ -45,6 +45,7 @@ def train(cfg: DictConfig, record: dict) -> dict:
     """Build everything from `cfg`, fit and test; `record` gets the history as it grows."""
     import lightning as L
     from hydra.utils import instantiate
+    from lightning.pytorch.loggers import TensorBoardLogger
 
     warnings.filterwarnings("ignore", message=".*(LeafSpec|does not have many workers).*")
     L.seed_everything(cfg.seed, workers=True, verbose=False)
@@ -75,7 +76,12 @@ def train(cfg: DictConfig, record: dict) -> dict:
     summary.update(getattr(task, "fit_report", {}))
     final = {k: v for k, v in summary.items() if isinstance(v, float) and "/" in k}
     for logger in trainer.loggers:
-        logger.log_hyperparams(flat_hparams(cfg), {f"final/{k}": v for k, v in final.items()})
+        final_metrics = {f"final/{k}": v for k, v in final.items()}
+        if isinstance(logger, TensorBoardLogger):  # its HParams tab wants the metrics with the hparams
+            logger.log_hyperparams(flat_hparams(cfg), final_metrics)
+        else:  # e.g. CSVLogger.log_hyperparams takes no metrics
+            logger.log_hyperparams(flat_hparams(cfg))
+            logger.log_metrics(final_metrics)
         logger.finalize("success")  # flush the HParams row now: the trainer closed its writer before it
     summary["history"] = task.history
     return summary
