@@ -98,8 +98,7 @@ def plot_heatmap(jobs: list["Job"], keys: tuple[str, str], monitor: str, mode: s
     grid = [[cell[r, c].best for c in cols] for r in rows]
     finite = [v for line in grid for v in line if math.isfinite(v)]
     fig, ax = plt.subplots(figsize=(1.3 * len(cols) + 3, 0.8 * len(rows) + 2), layout="constrained")
-    cmap = plt.get_cmap("viridis_r" if mode == "min" else "viridis").copy()
-    cmap.set_bad("lightgrey")
+    cmap = plt.get_cmap("viridis_r" if mode == "min" else "viridis").with_extremes(bad="lightgrey")
     spread = bool(finite) and min(finite) > 0 and max(finite) / min(finite) > 10
     norm = LogNorm() if spread else Normalize()
     image = ax.imshow(grid, cmap=cmap, norm=norm)  # NaN cells (no value) take the cmap's grey

@@ -6,6 +6,8 @@ data.batch_size=range(8, 129, 8)         -> int with a step
 hparams_search=airfoil_optuna            -> fixed: passed to every trial unchanged
 """
 
+import math
+
 from hydra.core.override_parser.overrides_parser import OverridesParser
 from hydra.core.override_parser.types import ChoiceSweep, IntervalSweep, Override, RangeSweep, Transformer
 from optuna.distributions import (
@@ -21,16 +23,13 @@ def to_distribution(override: Override) -> BaseDistribution:
     if isinstance(value, ChoiceSweep) or (isinstance(value, RangeSweep) and value.shuffle):
         return CategoricalDistribution(list(override.sweep_iterator(transformer=Transformer.encode)))
     if isinstance(value, RangeSweep):
-        # Hydra's range stops before `stop`, Optuna's high is inclusive.
+        # Hydra's range stops before `stop`; Optuna's high is the last value taken.
+        last = value.start + value.step * (math.ceil((value.stop - value.start) / value.step) - 1)
         if all(isinstance(v, int) for v in (value.start, value.stop, value.step)):
-            return IntDistribution(value.start, value.stop - value.step, step=value.step)
-        high = value.start + value.step * ((value.stop - value.start) // value.step - 1)
-        return FloatDistribution(value.start, high, step=value.step)
-    if isinstance(value, IntervalSweep):
-        log = "log" in value.tags
-        if isinstance(value.start, int) and isinstance(value.end, int):
-            return IntDistribution(value.start, value.end, log=log)
-        return FloatDistribution(float(value.start), float(value.end), log=log)
+            return IntDistribution(value.start, last, step=value.step)
+        return FloatDistribution(value.start, last, step=value.step)
+    if isinstance(value, IntervalSweep):  # Hydra parses interval bounds as floats
+        return FloatDistribution(float(value.start), float(value.end), log="log" in value.tags)
     raise ValueError(f"{override.input_line!r}: the Optuna sweeper takes choice(), range() or interval().")
 
 

@@ -1,0 +1,93 @@
+"""A real small sweep under the joblib launcher, with ok, diverged and failed jobs, and its report."""
+
+import csv
+import shutil
+
+import matplotlib.image
+import pytest
+from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+from tensorboard.plugins.hparams import plugin_data_pb2
+
+from d2lab.report import main, report
+from tests.conftest import read_metrics, run_cli
+
+# lr 50 diverges; batch size 0 is a config error, so those jobs fail before training.
+GRID = ("optimizer.lr=0.02,0.1,50", "data.batch_size=100,0")
+
+
+@pytest.fixture(scope="module")
+def sweep(tmp_path_factory):
+    root = tmp_path_factory.mktemp("joblib")
+    cwd, sweep_dir = root / "cwd", root / "sweep"
+    cwd.mkdir()
+    result = run_cli(
+        "-m", "d2lab.train", "-m", "hydra/launcher=joblib", "hydra.launcher.n_jobs=2", "data=airfoil",
+        "trainer.max_epochs=2", *GRID, f"hydra.sweep.dir={sweep_dir}",
+        cwd=cwd,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert list(cwd.iterdir()) == []  # jobs write nothing outside the sweep folder
+    return sweep_dir
+
+
+def hparams_row(tensorboard_dir) -> tuple[dict, dict]:
+    """The HParams plugin's view of one run: its hyperparameters and its final/* scalars."""
+    events = EventAccumulator(str(tensorboard_dir))
+    events.Reload()
+    content = events.PluginTagToContent("hparams")["_hparams_/session_start_info"]
+    hparams = plugin_data_pb2.HParamsPluginData.FromString(content).session_start_info.hparams
+    finals = {t: events.Scalars(t)[-1].value for t in events.Tags()["scalars"] if t.startswith("final/")}
+    return hparams, finals
+
+
+@pytest.mark.slow
+def test_joblib_jobs_each_write_their_own_folder(sweep):
+    statuses = {}
+    for job in range(6):
+        folder = sweep / str(job)
+        assert (folder / ".hydra" / "overrides.yaml").is_file()
+        statuses[job] = read_metrics(folder)["status"]
+    assert statuses == {0: "ok", 1: "failed", 2: "ok", 3: "failed", 4: "diverged", 5: "failed"}
+    for job in (0, 2):  # one TensorBoard HParams row per run, with that run's own lr and final loss
+        hparams, finals = hparams_row(sweep / str(job) / "tensorboard")
+        metrics = read_metrics(sweep / str(job))
+        assert hparams["optimizer.lr"].number_value == {0: 0.02, 2: 0.1}[job]
+        assert finals["final/val/loss"] == pytest.approx(metrics["val/loss"], rel=1e-6)
+
+
+@pytest.mark.slow
+def test_report_table_sorts_by_the_metric_and_marks_failures(sweep):
+    paths = report(sweep)
+    rows = list(csv.DictReader((sweep / "summary.csv").open()))
+    assert len(rows) == 6
+    assert [r["status"] for r in rows[:2]] == ["ok", "ok"]
+    assert float(rows[0]["best val/loss"]) <= float(rows[1]["best val/loss"])
+    assert sorted(r["status"] for r in rows[2:]) == ["diverged", "failed", "failed", "failed"]
+    by_job = {r["job"]: r for r in rows}
+    assert (by_job["4"]["optimizer.lr"], by_job["4"]["data.batch_size"]) == ("50", "100")
+    assert "batch_size" in by_job["1"]["error"] and by_job["4"]["best val/loss"] == ""
+    markdown = (sweep / "summary.md").read_text()
+    assert "6 jobs: 2 ok, 1 diverged, 3 failed" in markdown
+    assert markdown.count("**failed**") == 3 and "**diverged**" in markdown
+    for name in ("loss_curves.png", "heatmap.png"):  # a full 3 x 2 grid gets its heat map
+        assert sweep / name in paths
+        height, width, _ = matplotlib.image.imread(sweep / name).shape
+        assert height > 200 and width > 200
+
+
+@pytest.mark.slow
+def test_report_survives_a_job_that_crashed_before_writing_metrics(sweep, tmp_path, capsys):
+    copy = tmp_path / "sweep"
+    shutil.copytree(sweep, copy)
+    (copy / "2" / "metrics.json").unlink()  # as if the job's process had been killed
+    main([str(copy)])
+    rows = list(csv.DictReader((copy / "summary.csv").open()))
+    crashed = next(r for r in rows if r["job"] == "2")
+    assert len(rows) == 6 and crashed["status"] == "missing" and "crashed" in crashed["error"]
+    assert [r["status"] for r in rows[:1]] == ["ok"]  # the one job left with a value leads
+    assert "1 missing" in capsys.readouterr().out
+
+
+def test_report_on_a_folder_without_jobs_says_so(tmp_path):
+    with pytest.raises(SystemExit, match="no job folder"):
+        main([str(tmp_path)])
