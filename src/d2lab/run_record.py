@@ -41,6 +41,18 @@ def guarded_run(cfg: DictConfig, body: Callable[[dict], dict]) -> float:
     try:
         record.update(body(record))
         record["status"] = "ok"
+    except (KeyboardInterrupt, SystemExit) as exc:
+        # Lightning turns Ctrl-C into SystemExit(1) after SaveOnInterrupt wrote its checkpoint.
+        if isinstance(exc, SystemExit) and exc.code in (0, None):
+            raise
+        record["status"] = "interrupted"
+        checkpoint = Path(record.get("checkpoints", cfg.paths.output_dir)) / "interrupted.ckpt"
+        record["error"] = "Interrupted (Ctrl-C)." + (
+            f" Resume with the same command plus ckpt_path={checkpoint}" if checkpoint.is_file() else ""
+        )
+        write_metrics(cfg.paths.output_dir, record)
+        print(f"\nd2lab: {record['error']}", file=sys.stderr)
+        raise SystemExit(130) from None
     except Exception as exc:
         user_error = find_user_error(exc)
         record["status"] = "diverged" if isinstance(user_error, DivergedError) else "failed"

@@ -6,11 +6,13 @@ python -m d2lab.train -m data=airfoil optimizer.lr=0.005,0.05 data.batch_size=1,
 
 import statistics
 import warnings
+from pathlib import Path
 
 import hydra
 from omegaconf import DictConfig, OmegaConf
 
 import d2lab.resolvers  # noqa: F401  (registers ${len:...})
+from d2lab.checkpoints import resolve_ckpt_path
 from d2lab.paths import config_dir
 from d2lab.run_record import guarded_run, is_multirun
 
@@ -60,8 +62,10 @@ def train(cfg: DictConfig, record: dict) -> dict:
     callbacks = instantiate_all(cfg.get("callbacks"))
     trainer = instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False, **quiet)
 
+    ckpt_path = resolve_ckpt_path(cfg.get("ckpt_path"), cfg.paths.log_dir, cfg.task_name, cfg.paths.output_dir)
+    record["checkpoints"] = str(Path(cfg.paths.output_dir) / "checkpoints")
     if cfg.get("train", True):
-        trainer.fit(task, datamodule=datamodule, ckpt_path=cfg.get("ckpt_path"))
+        trainer.fit(task, datamodule=datamodule, ckpt_path=ckpt_path)
     if cfg.get("test", True):
         trainer.test(task, datamodule=datamodule, verbose=False)
 

@@ -1,6 +1,7 @@
 """Minibatches cut from in-memory tensors: one shuffle per epoch, then contiguous slices (views)."""
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from itertools import islice
 
 import torch
 from torch import Tensor
@@ -11,8 +12,13 @@ class TensorBatches:
 
     Lightning takes any sized iterable as a dataloader. Shuffling permutes the whole tensors once per
     epoch, so each batch is a free view rather than a gather, and no worker processes are needed.
-    With `steps_per_call=K > 1` it yields lists of K consecutive minibatches, which a task runs as K
-    optimizer steps inside one Lightning step (Lightning's ~1.6 ms per step dominates tiny models).
+
+    - `steps_per_call=K > 1` yields lists of K consecutive minibatches, which a task runs as K optimizer
+      steps inside one Lightning step (Lightning's ~1.6 ms per step dominates tiny models).
+    - Epoch e's order depends only on (seed, e), and where an iteration starts comes from `position()`,
+      the number of items the run has consumed so far: a resumed run continues mid-epoch exactly.
+    - `rank`/`world_size` give each process its equal share of every batch (DDP): together the
+      processes see the same global batches as one process would.
     """
 
     def __init__(
@@ -23,6 +29,9 @@ class TensorBatches:
         drop_last: bool = False,
         seed: int = 0,
         steps_per_call: int = 1,
+        rank: int = 0,
+        world_size: int = 1,
+        position: Callable[[], int] | None = None,
     ) -> None:
         if not tensors or any(len(t) != len(tensors[0]) for t in tensors):
             raise ValueError("TensorBatches needs tensors of equal length")
@@ -30,8 +39,12 @@ class TensorBatches:
         self.batch_size = batch_size
         self.shuffle = shuffle
         self.drop_last = drop_last
-        self.generator = torch.Generator().manual_seed(seed)
+        self.seed = seed
         self.steps_per_call = steps_per_call
+        self.rank, self.world_size = rank, world_size
+        self.position = position  # items consumed so far in the run; None: count what this loader yields
+        self.epoch = 0  # the epoch being iterated
+        self._yielded = 0
 
     @property
     def num_batches(self) -> int:
@@ -42,22 +55,23 @@ class TensorBatches:
         return -(-self.num_batches // self.steps_per_call)
 
     def __iter__(self) -> Iterator[tuple[Tensor, ...] | list[tuple[Tensor, ...]]]:
-        if self.steps_per_call == 1:
-            yield from self.batches()
-            return
-        group = []
-        for batch in self.batches():
-            group.append(batch)
-            if len(group) == self.steps_per_call:
-                yield group
-                group = []
-        if group:
-            yield group
+        # A generator: the start is read at the first next(), after every earlier batch was consumed.
+        self.epoch, skip = divmod(self.position() if self.position else self._yielded, len(self))
+        items = batches = self.batches(self.epoch)
+        if self.steps_per_call > 1:  # lists of K consecutive batches
+            items = iter(lambda: list(islice(batches, self.steps_per_call)), [])
+        for item in islice(items, skip, None):
+            self._yielded += 1
+            yield item
 
-    def batches(self) -> Iterator[tuple[Tensor, ...]]:
+    def batches(self, epoch: int) -> Iterator[tuple[Tensor, ...]]:
         tensors = self.tensors
         if self.shuffle:
-            order = torch.randperm(len(tensors[0]), generator=self.generator).to(tensors[0].device)
+            generator = torch.Generator().manual_seed((self.seed * 1_000_003 + epoch) % 2**63)
+            order = torch.randperm(len(tensors[0]), generator=generator).to(tensors[0].device)
             tensors = tuple(t[order] for t in tensors)
         for start in range(0, self.num_batches * self.batch_size, self.batch_size):
-            yield tuple(t[start : start + self.batch_size] for t in tensors)
+            batch = tuple(t[start : start + self.batch_size] for t in tensors)
+            if self.world_size > 1:
+                batch = tuple(t.tensor_split(self.world_size)[self.rank] for t in batch)
+            yield batch

@@ -47,6 +47,7 @@ class InMemoryDataModule(L.LightningDataModule):
         self.train_set: tuple[Tensor, Tensor] | None = None
         self.val_set: tuple[Tensor, Tensor] | None = None
         self.test_set: tuple[Tensor, Tensor] | None = None
+        self._consumed = 0  # training batches (Lightning steps) taken so far in the run
 
     def load(self) -> tuple[Tensor, Tensor]:
         raise NotImplementedError
@@ -67,13 +68,36 @@ class InMemoryDataModule(L.LightningDataModule):
             self.test_set = self.val_set
 
     def train_dataloader(self) -> TensorBatches:
+        rank, world_size = (self.trainer.global_rank, self.trainer.world_size) if self.trainer else (0, 1)
+        if world_size > 1 and self.batch_size % world_size:
+            raise ConfigError(
+                f"data.batch_size={self.batch_size} does not split evenly over {world_size} processes: "
+                "data.batch_size is the global batch, so use a multiple of the number of devices."
+            )
         return TensorBatches(
             *self.train_set,
             batch_size=self.batch_size,
             shuffle=True,
             seed=self.seed,
-            steps_per_call=self.steps_per_call,
+            # DDP needs one backward per forward, so there each Lightning step is one optimizer step.
+            steps_per_call=self.steps_per_call if world_size == 1 else 1,
+            rank=rank,
+            world_size=world_size,
+            position=(lambda: self._consumed) if self.trainer else None,
         )
+
+    # --- exact resume: count the training batches the run consumed, and checkpoint that count ---------------
+    def on_before_batch_transfer(self, batch, dataloader_idx: int):
+        # Called once per batch a training step takes; a batch the fetcher prefetched is not counted yet.
+        if self.trainer is not None and self.trainer.training:
+            self._consumed += 1
+        return batch
+
+    def state_dict(self) -> dict[str, int]:
+        return {"consumed_batches": self._consumed}
+
+    def load_state_dict(self, state_dict: dict[str, int]) -> None:
+        self._consumed = state_dict["consumed_batches"]
 
     def val_dataloader(self) -> TensorBatches:
         return TensorBatches(*self.val_set, batch_size=max(self.batch_size, 1024))

@@ -57,6 +57,8 @@ class Task(L.LightningModule):
         # ModuleDict keys may not shadow nn.Module attributes such as `train`, hence the suffix.
         self.loss_meters = nn.ModuleDict({f"{s}_": RunningMean() for s in STAGES})
         self.stage_metrics = nn.ModuleDict({f"{s}_": self.make_metrics() for s in STAGES})
+        for metric in (*self.loss_meters.values(), *self.stage_metrics.values()):
+            metric.persistent(True)  # an epoch's running sums go into checkpoints: exact mid-epoch resume
         self.best: float | None = None
         self.history: list[dict[str, float]] = []
         self.test_results: dict[str, float] = {}
@@ -161,6 +163,15 @@ class Task(L.LightningModule):
         if self.trainer.is_global_zero:
             for logger in self.trainer.loggers:
                 logger.log_metrics({**floats, "epoch": self.current_epoch}, step=self.global_step)
+
+    def on_save_checkpoint(self, checkpoint: dict) -> None:
+        checkpoint["d2lab"] = {"history": self.history, "best": self.best, "last_val": self._last_val}
+
+    def on_load_checkpoint(self, checkpoint: dict) -> None:
+        state = checkpoint.get("d2lab", {})
+        self.history[:] = state.get("history", [])  # the same list object: the run record points at it
+        self.best = state.get("best")
+        self._last_val = state.get("last_val", {})
 
     # --- optimizer and schedule ----------------------------------------------------------------------
     def configure_optimizers(self):
