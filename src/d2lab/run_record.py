@@ -7,6 +7,7 @@ trial), so the sweep goes on. A single run prints one clear paragraph and exits 
 import json
 import logging
 import math
+import os
 import sys
 import traceback
 from collections.abc import Callable
@@ -26,8 +27,21 @@ def is_multirun() -> bool:
     return HydraConfig.initialized() and HydraConfig.get().mode == RunMode.MULTIRUN
 
 
+def quiet_lightning() -> None:
+    """Lightning sets its loggers to INFO on import (after Hydra configured logging): GPU/TPU lines, tips."""
+    for name in ("lightning.pytorch", "lightning.fabric"):
+        logging.getLogger(name).setLevel(logging.WARNING)
+
+
+def is_rank_zero() -> bool:
+    """DDP children (launched by Lightning) share the run's folder; only rank 0 writes metrics.json."""
+    return int(os.environ.get("RANK", os.environ.get("LOCAL_RANK", "0"))) == 0
+
+
 def write_metrics(out_dir: str | Path, record: dict) -> Path:
     path = Path(out_dir) / "metrics.json"
+    if not is_rank_zero():
+        return path
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".json.tmp")
     tmp.write_text(json.dumps(record, indent=2, default=float) + "\n")
@@ -71,5 +85,6 @@ def guarded_run(cfg: DictConfig, body: Callable[[dict], dict]) -> float:
         raise SystemExit(1) from None
     path = write_metrics(cfg.paths.output_dir, record)
     best = record.get("best")
-    log.info("ok: %s = %s (best), metrics in %s", record.get("monitor"), best, path)
+    monitored = f"{record['monitor']} = {best} (best), " if best is not None else ""
+    log.info("ok: %smetrics in %s", monitored, path)
     return math.nan if best is None else float(best)

@@ -14,7 +14,7 @@ from omegaconf import DictConfig, OmegaConf
 import d2lab.resolvers  # noqa: F401  (registers ${len:...})
 from d2lab.checkpoints import resolve_ckpt_path
 from d2lab.paths import config_dir
-from d2lab.run_record import guarded_run, is_multirun
+from d2lab.run_record import guarded_run, is_multirun, quiet_lightning
 
 
 def instantiate_all(group: DictConfig | None) -> list:
@@ -50,6 +50,7 @@ def train(cfg: DictConfig, record: dict) -> dict:
     from lightning.pytorch.loggers import TensorBoardLogger
 
     warnings.filterwarnings("ignore", message=".*(LeafSpec|does not have many workers).*")
+    quiet_lightning()
     L.seed_everything(cfg.seed, workers=True, verbose=False)
     datamodule = instantiate(cfg.data)
     net = instantiate(cfg.model)
@@ -70,7 +71,10 @@ def train(cfg: DictConfig, record: dict) -> dict:
         trainer.test(task, datamodule=datamodule, verbose=False)
 
     record.pop("history")  # re-added last, so metrics.json reads summary first
-    summary: dict = {"best": task.best, "epochs": len(task.history)}
+    # callback_metrics also come back from ddp_spawn workers, where task.history stays behind
+    summary: dict = {k: float(v) for k, v in trainer.callback_metrics.items() if "/" in k and v.numel() == 1}
+    summary.update(best=task.best if task.best is not None else summary.get(f"{task.monitor}_best"))
+    summary["epochs"] = len(task.history) or trainer.current_epoch
     if task.history:
         last = task.history[-1]
         summary.update({k: v for k, v in last.items() if "/" in k})

@@ -1,13 +1,18 @@
 """Ctrl-C saves a checkpoint to resume from."""
 
+from pathlib import Path
+
 import lightning as L
-from lightning.pytorch.callbacks import OnExceptionCheckpoint
 
 
-class SaveOnInterrupt(OnExceptionCheckpoint):
-    """Lightning's on-exception checkpoint, kept for KeyboardInterrupt only: a crash or a diverged run's
-    NaN weights are nothing to resume from."""
+class SaveOnInterrupt(L.Callback):
+    """Writes `<dirpath>/<filename>.ckpt` when training is interrupted with Ctrl-C, and only then: a crash
+    or a diverged run's NaN weights are nothing to resume from. (Lightning's OnExceptionCheckpoint is not
+    used because its presence makes every later fit in the same folder resume silently from `last`.)"""
+
+    def __init__(self, dirpath: str, filename: str = "interrupted") -> None:
+        self.path = Path(dirpath) / f"{filename}.ckpt"
 
     def on_exception(self, trainer: L.Trainer, pl_module: L.LightningModule, exception: BaseException) -> None:
         if isinstance(exception, KeyboardInterrupt):
-            super().on_exception(trainer, pl_module, exception)
+            trainer.save_checkpoint(self.path)

@@ -102,5 +102,8 @@ class InMemoryDataModule(L.LightningDataModule):
     def val_dataloader(self) -> TensorBatches:
         return TensorBatches(*self.val_set, batch_size=max(self.batch_size, 1024))
 
+    def predict_dataloader(self):
+        return self.test_dataloader()
+
     def test_dataloader(self) -> TensorBatches:
         return TensorBatches(*self.test_set, batch_size=max(self.batch_size, 1024))

@@ -97,6 +97,10 @@ class Task(L.LightningModule):
     def test_step(self, batch: tuple[Tensor, Tensor], batch_idx: int) -> None:
         self.shared_step(batch, "test")
 
+    def predict_step(self, batch: tuple[Tensor, Tensor], batch_idx: int) -> dict[str, Tensor]:
+        x, y = batch
+        return {"output": self.net(x), "target": y}
+
     # --- per-epoch metrics ---------------------------------------------------------------------------
     def compute_stage(self, stage: str) -> dict[str, Tensor]:
         loss_meter, metrics = self.loss_meters[f"{stage}_"], self.stage_metrics[f"{stage}_"]
