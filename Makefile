@@ -4,7 +4,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 ARGS   ?=
 
-.PHONY: install train test test-fast sweep tensorboard lint format clean
+.PHONY: install train test test-fast sweep report bench playground tensorboard lint format clean
 
 install: $(STAMP)
 
@@ -25,6 +25,15 @@ test-fast: install  ## skip the subprocess end-to-end runs
 
 sweep: install  ## the book's four airfoil runs: GD, SGD and two minibatch sizes
 	$(PY) -m d2lab.train -m experiment=d2l_minibatch_sgd $(ARGS)
+
+report: install  ## table and plots of a sweep: make report SWEEP=logs/<task>/multiruns/<stamp> (default: newest)
+	$(PY) -m d2lab.report $(SWEEP) $(ARGS)
+
+bench: install  ## framework overhead, data pipeline and training throughput; writes docs/benchmarks.md
+	$(PY) scripts/benchmark.py $(ARGS)
+
+playground: install  ## the book's gradient-descent demo on x^2 (see conf/demo/ for the others)
+	$(PY) -m d2lab.playground demo=gd_x_squared $(ARGS)
 
 tensorboard: install  ## every run and sweep under logs/
 	$(VENV)/bin/tensorboard --logdir logs $(ARGS)
