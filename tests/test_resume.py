@@ -31,14 +31,21 @@ def same_run(a: dict, b: dict) -> None:
     ]
 
 
+@pytest.fixture(scope="module")
+def reference(tmp_path_factory) -> dict:
+    """The uninterrupted run both kill scenarios are compared with (snapshots do not change results)."""
+    folder = tmp_path_factory.mktemp("reference")
+    result = train_run(folder, "run", "callbacks.step_snapshot.every_n_train_steps=5")
+    assert result.returncode == 0, result.stderr[-2000:]
+    return read_metrics(folder / "run")
+
+
 @pytest.mark.parametrize(
     ("where", "kill_step", "snapshot_every"),
     [("after an epoch", 85, 0), ("in the middle of an epoch", 103, 5)],
 )
-def test_sigkill_then_resume_matches_the_uninterrupted_run(tmp_path, where, kill_step, snapshot_every):
+def test_sigkill_then_resume_matches_the_uninterrupted_run(tmp_path, reference, where, kill_step, snapshot_every):
     snapshots = f"callbacks.step_snapshot.every_n_train_steps={snapshot_every}"
-    reference = train_run(tmp_path, "reference", snapshots)
-    assert reference.returncode == 0, reference.stderr[-2000:]
 
     killed = train_run(tmp_path, "killed", snapshots, "+callbacks.kill._target_=tests.kill_at.KillAt",
                        f"+callbacks.kill.step={kill_step}")  # fmt: skip
@@ -49,7 +56,7 @@ def test_sigkill_then_resume_matches_the_uninterrupted_run(tmp_path, where, kill
 
     resumed = train_run(tmp_path, "resumed", snapshots, f"ckpt_path={last}")
     assert resumed.returncode == 0, resumed.stderr[-2000:]
-    same_run(read_metrics(tmp_path / "resumed"), read_metrics(tmp_path / "reference"))
+    same_run(read_metrics(tmp_path / "resumed"), reference)
 
 
 def test_ckpt_path_last_finds_the_newest_run(tmp_path):

@@ -75,6 +75,8 @@ def train(cfg: DictConfig, record: dict) -> dict:
     summary: dict = {k: float(v) for k, v in trainer.callback_metrics.items() if "/" in k and v.numel() == 1}
     summary.update(best=task.best if task.best is not None else summary.get(f"{task.monitor}_best"))
     summary["epochs"] = len(task.history) or trainer.current_epoch
+    if task.first_step_s is not None:
+        summary["time/first_step_s"] = task.first_step_s
     if task.history:
         last = task.history[-1]
         summary.update({k: v for k, v in last.items() if "/" in k})

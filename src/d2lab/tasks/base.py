@@ -12,6 +12,7 @@ from torchmetrics import MetricCollection
 
 from d2lab.errors import ConfigError, check_choice
 from d2lab.optim.schedules import Schedule
+from d2lab.process_clock import seconds_since_process_start
 from d2lab.tasks.running_mean import RunningMean
 
 log = logging.getLogger("d2lab")
@@ -62,6 +63,7 @@ class Task(L.LightningModule):
         self.best: float | None = None
         self.history: list[dict[str, float]] = []
         self.test_results: dict[str, float] = {}
+        self.first_step_s: float | None = None
         self._last_val: dict[str, float] = {}
         self._fit_start = self._epoch_start = self._epoch_lr = self._val_start = self._val_seconds = 0.0
 
@@ -112,6 +114,10 @@ class Task(L.LightningModule):
 
     def on_fit_start(self) -> None:
         self._fit_start = time.perf_counter()
+
+    def on_train_batch_start(self, batch, batch_idx: int) -> None:
+        if self.first_step_s is None:  # start-up cost as a user feels it: process start to first step
+            self.first_step_s = seconds_since_process_start() or 0.0
 
     def on_train_epoch_start(self) -> None:
         self._epoch_start = time.perf_counter()
