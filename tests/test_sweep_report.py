@@ -1,6 +1,7 @@
 """A real small sweep under the joblib launcher, with ok, diverged and failed jobs, and its report."""
 
 import csv
+import os
 import shutil
 
 import matplotlib.image
@@ -8,7 +9,7 @@ import pytest
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 from tensorboard.plugins.hparams import plugin_data_pb2
 
-from d2lab.report import main, report
+from d2lab.report import main, newest_sweep, report
 from tests.conftest import read_metrics, run_cli
 
 # lr 50 diverges; batch size 0 is a config error, so those jobs fail before training.
@@ -91,3 +92,13 @@ def test_report_survives_a_job_that_crashed_before_writing_metrics(sweep, tmp_pa
 def test_report_on_a_folder_without_jobs_says_so(tmp_path):
     with pytest.raises(SystemExit, match="no job folder"):
         main([str(tmp_path)])
+
+
+def test_report_defaults_to_the_newest_sweep(tmp_path):
+    old, new = tmp_path / "a" / "multiruns" / "1", tmp_path / "b" / "multiruns" / "2"
+    for age, folder in ((100, old), (0, new)):
+        folder.mkdir(parents=True)
+        os.utime(folder, (folder.stat().st_atime, folder.stat().st_mtime - age))
+    assert newest_sweep(tmp_path) == new
+    with pytest.raises(FileNotFoundError, match="no multirun folder"):
+        newest_sweep(tmp_path / "nothing")

@@ -1,6 +1,7 @@
 """A sweep's summary: one table and a few pictures from a multirun folder.
 
     python -m d2lab.report logs/<task_name>/multiruns/<stamp>      (or: d2lab-report <folder>)
+    python -m d2lab.report                                          # the newest sweep under logs/
 
 Reads every job's `.hydra/overrides.yaml` and `metrics.json` and writes, into that folder, `summary.csv`
 (every override as a column), `summary.md` (the overrides that vary), `loss_curves.png` (every job's
@@ -109,6 +110,19 @@ def table(jobs: list[Job], keys: list[str], monitor: str) -> list[dict[str, obje
     return rows
 
 
+def as_number(value: str) -> float | None:
+    try:
+        return float(value)
+    except ValueError:
+        return None
+
+
+def short(value: str) -> str:
+    """An override value for a label or a table cell: 0.003486678167 -> 0.00349; names stay as they are."""
+    number = as_number(value)
+    return f"{number:.3g}" if number is not None and not value.lstrip("-").isdigit() else value
+
+
 def fmt(value: object) -> str:
     if value is None:
         return ""
@@ -144,7 +158,11 @@ def markdown(sweep_dir: Path, jobs: list[Job], monitor: str, mode: str, images: 
         best = yaml.safe_load(optuna_file.read_text())
         overrides = " ".join(best.get("best_overrides", []))
         lines.append(f"Optuna best: {best.get('best_value')} with `{overrides}`.")
-    rows = table(jobs, override_keys(jobs, varying_only=True), monitor)
+    varying = override_keys(jobs, varying_only=True)
+    rows = table(jobs, varying, monitor)
+    for row in rows:  # the CSV keeps the exact values
+        row.update({k: short(str(row[k])) for k in varying})
+        row["error"] = str(row["error"]).split(". ")[0]  # its first sentence; the CSV has all of it
     drop = [k for k in rows[0] if all(r[k] in (None, "") for r in rows)]  # e.g. an error column nobody has
     header = [k for k in rows[0] if k not in drop]
     lines += ["", "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
@@ -153,6 +171,13 @@ def markdown(sweep_dir: Path, jobs: list[Job], monitor: str, mode: str, images: 
         lines.append("| " + " | ".join(fmt(status if k == "status" else row[k]) for k in header) + " |")
     lines += [""] + [f"![{p.stem}]({p.name})" for p in images]
     return "\n".join(lines) + "\n"
+
+
+def playground_figure(sweep_dir: Path) -> Path | None:
+    """A playground sweep (issue 7) has no loss curves but a trajectory comparison; its module draws it."""
+    from d2lab.playground.compare import compare, is_playground_sweep
+
+    return compare(sweep_dir) if is_playground_sweep(sweep_dir) else None
 
 
 def report(sweep_dir: Path, curve: str = "val/loss") -> list[Path]:
@@ -169,19 +194,29 @@ def report(sweep_dir: Path, curve: str = "val/loss") -> list[Path]:
     grid = grid_keys(jobs, varying)
     if grid:
         images.append(plot_heatmap(jobs, grid, monitor, mode, sweep_dir / "heatmap.png"))
+    images.append(playground_figure(sweep_dir))
     images = [p for p in images if p is not None]
     write_csv(table(jobs, override_keys(jobs), monitor), sweep_dir / "summary.csv")
     (sweep_dir / "summary.md").write_text(markdown(sweep_dir, jobs, monitor, mode, images))
     return [sweep_dir / "summary.csv", sweep_dir / "summary.md", *images]
 
 
+def newest_sweep(log_dir: Path) -> Path:
+    sweeps = [p for p in log_dir.glob("*/multiruns/*") if p.is_dir()]
+    if not sweeps:
+        raise FileNotFoundError(f"no multirun folder under {log_dir}/*/multiruns/; run a sweep with -m first")
+    return max(sweeps, key=lambda p: p.stat().st_mtime)
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="d2lab-report", description=__doc__.split("\n\n")[0])
-    parser.add_argument("folder", type=Path, help="a multirun folder: logs/<task_name>/multiruns/<stamp>")
+    parser.add_argument(
+        "folder", type=Path, nargs="?", help="a multirun folder (default: the newest logs/*/multiruns/*)"
+    )
     parser.add_argument("--curve", default="val/loss", help="the history metric to plot (default: val/loss)")
     args = parser.parse_args(argv)
     try:
-        paths = report(args.folder, args.curve)
+        paths = report(args.folder or newest_sweep(Path("logs")), args.curve)
     except FileNotFoundError as exc:
         sys.exit(f"d2lab-report: {exc}")
     print(paths[1].read_text())

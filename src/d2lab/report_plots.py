@@ -11,20 +11,10 @@ import matplotlib.pyplot as plt  # noqa: E402
 from matplotlib.colors import LogNorm, Normalize  # noqa: E402
 from matplotlib.ticker import MaxNLocator  # noqa: E402
 
+from d2lab.report import as_number, short  # noqa: E402
+
 if TYPE_CHECKING:
     from d2lab.report import Job
-
-
-def as_number(value: str) -> float | None:
-    try:
-        return float(value)
-    except ValueError:
-        return None
-
-
-def short(value: str) -> str:
-    number = as_number(value)
-    return f"{number:.3g}" if number is not None and not value.isdigit() else value
 
 
 def labels(jobs: list["Job"], keys: list[str]) -> list[str]:
@@ -40,35 +30,51 @@ def labels(jobs: list["Job"], keys: list[str]) -> list[str]:
     return out
 
 
+def curve_points(history: list[dict], metric: str) -> list[tuple[float, float, float]]:
+    """(epoch or step, seconds, value) per history record that has the metric (or the train loss)."""
+    points = []
+    for i, h in enumerate(history):
+        x = h["epoch"] + 1 if "epoch" in h else h.get("step", i)
+        y = h.get(metric, h.get("train/loss"))
+        if isinstance(y, int | float) and math.isfinite(y):
+            points.append((x, h.get("time_s", math.nan), y))
+    return points
+
+
 def plot_curves(jobs: list["Job"], keys: list[str], metric: str, path: Path) -> Path | None:
     """Two panels like the book's minibatch-SGD figure: the metric per epoch and against training time."""
-    fig, (by_epoch, by_time) = plt.subplots(1, 2, figsize=(12, 4.5), layout="constrained")
-    values = []
-    for job, label in zip(jobs, labels(jobs, keys), strict=True):
-        points = [(h["epoch"] + 1, h["time_s"], h.get(metric, h.get("train/loss"))) for h in job.history]
-        points = [p for p in points if p[2] is not None and math.isfinite(p[2])]
+    fig, (by_epoch, by_time) = plt.subplots(1, 2, figsize=(13, 4.5), layout="constrained")
+    kept = []  # the y values of jobs that finished: diverged curves may leave the frame
+    palette = plt.get_cmap("tab20" if len(jobs) > 10 else "tab10")
+    for i, (job, label) in enumerate(zip(jobs, labels(jobs, keys), strict=True)):
+        points = curve_points(job.history, metric)
         if not points:
             continue
         epochs, seconds, ys = zip(*points, strict=True)
         style = {"marker": "o", "markersize": 3, "linestyle": "-" if job.status == "ok" else "--"}
-        (line,) = by_epoch.plot(epochs, ys, label=label, **style)
-        by_time.plot(seconds, ys, color=line.get_color(), **style)
-        values += ys
-    if not values:
+        style["color"] = palette(i % palette.N)
+        by_epoch.plot(epochs, ys, label=label, **style)
+        by_time.plot(seconds, ys, **style)
+        kept += ys if job.status == "ok" else []
+    if not by_epoch.lines:
         plt.close(fig)
         return None
-    positive = min(values) > 0
     for ax in (by_epoch, by_time):
         ax.set_ylabel(metric)
         ax.grid(True, alpha=0.3)
-        if positive and max(values) / min(values) > 3:  # a few bad jobs would flatten the good ones
+        if kept and min(kept) > 0 and max(kept) / min(kept) > 3:  # a few bad jobs would flatten the rest
             ax.set_yscale("log")
+        if kept:
+            low, high = min(kept), max(kept)
+            pad = (high / low) ** 0.05 if ax.get_yscale() == "log" else None
+            ax.set_ylim(
+                *((low / pad, high * pad) if pad else (low - 0.05 * (high - low), high + 0.05 * (high - low) + 1e-9))
+            )
     by_epoch.set_xlabel("epoch")
     by_epoch.xaxis.set_major_locator(MaxNLocator(integer=True))
     by_time.set_xlabel("wall time of training (s)")
     by_time.set_xscale("log")
-    small = len(jobs) > 8
-    by_epoch.legend(fontsize=6 if small else 8, ncol=2 if len(jobs) > 16 else 1)
+    fig.legend(loc="outside right upper", fontsize=7 if len(jobs) > 8 else 8)
     fig.suptitle(f"{metric} of every job")
     fig.savefig(path, dpi=120)
     plt.close(fig)
