@@ -29,17 +29,23 @@ def test_gzip_idx_files_load_through_torchvision(tmp_path) -> None:
 
 def test_batches_are_scaled_and_resized_whole(tmp_path) -> None:
     write_fake_fashion_mnist(tmp_path)
-    data = FashionMNISTData(data_dir=str(tmp_path), download=False, batch_size=16, resize=96)
+    data = FashionMNISTData(data_dir=str(tmp_path), download=False, batch_size=16, val_fraction=0.25)
     data.setup("fit")
     batches = list(data.train_dataloader())
-    assert len(batches) == 4 and batches[0][0].dtype == torch.uint8  # raw bytes until the transfer hook
+    assert len(batches) == 3 and batches[0][0].dtype in (torch.uint8, torch.int64)  # raw bytes until the hook
     x, y = data.on_after_batch_transfer(batches[0], 0)
-    assert x.shape == (16, 1, 96, 96) and x.dtype == torch.float32 and y.shape == (16,)
-    assert x.min() >= 0 and x.max() <= 1
-    raw = batches[0][0].float() / 255
-    assert torch.allclose(x.mean(dim=(2, 3)), raw.mean(dim=(2, 3)), atol=0.01)  # resizing keeps brightness
-    normalized = FashionMNISTData(data_dir=str(tmp_path), download=False, normalize=True).transform(batches[0][0])
-    assert torch.allclose(normalized, (raw - 0.2860) / 0.3530, atol=1e-6)
+    assert x.shape == (16, 1, 28, 28) and x.dtype == torch.float32 and y.shape == (16,)
+    # every image arrives whole and with its own label, scaled to [0, 1] as ToTensor does
+    train_x, train_y = data.train_set
+    for image, label in zip((x * 255).round().to(torch.uint8), y, strict=True):
+        same = (train_x == image).flatten(1).all(dim=1)
+        assert same.any() and (train_y[same] == label).all()
+    assert {int(t) for _, labels in batches for t in labels} <= set(train_y.tolist())
+    data.resize, data.normalize = 96, True
+    big, _ = data.on_after_batch_transfer(batches[0], 0)
+    assert big.shape == (16, 1, 96, 96)
+    restored = big * 0.3530 + 0.2860
+    assert torch.allclose(restored.mean(dim=(2, 3)), x.mean(dim=(2, 3)), atol=0.01)  # resizing keeps brightness
 
 
 def test_any_local_gzip_copy_is_accepted(tmp_path) -> None:

@@ -112,3 +112,8 @@ def test_densenet_channels_follow_the_book() -> None:
     transitions = [m[2] for m in net if isinstance(m, nn.Sequential) and isinstance(m[-1], nn.AvgPool2d)]
     assert [(c.in_channels, c.out_channels) for c in transitions] == [(192, 96), (224, 112), (240, 120)]
     assert net[-1].in_features == 248
+
+
+@pytest.mark.parametrize("build", [lenet, resnet18, densenet])
+def test_models_start_in_training_mode(build) -> None:
+    assert all(module.training for module in build().modules())

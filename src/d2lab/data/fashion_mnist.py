@@ -134,6 +134,13 @@ class FashionMNISTData(InMemoryDataModule):
                 tuple(t.to(device) for t in split) for split in (self.train_set, self.val_set, self.test_set)
             )
 
+    def train_dataloader(self):
+        batches = super().train_dataloader()
+        images, labels = batches.tensors
+        # Each epoch's shuffle gathers whole images; as 98 int64 instead of 784 uint8 it runs ~3x faster.
+        batches.tensors = (images.view(len(images), -1).view(torch.int64), labels)
+        return batches
+
     def val_dataloader(self):
         return self._eval_batches(self.val_set)
 
@@ -147,7 +154,9 @@ class FashionMNISTData(InMemoryDataModule):
 
     def transform(self, images: Tensor) -> Tensor:
         """uint8 (N, 1, 28, 28) to float (N, 1, resize, resize), on whatever device the batch is."""
-        x = images.float().div_(255)
+        if images.dtype == torch.int64:  # packed by train_dataloader
+            images = images.view(torch.uint8).view(len(images), 1, 28, 28)
+        x = images * (1 / 255)  # one pass to float32
         if self.resize != x.shape[-1]:
             # bilinear like torchvision's Resize; upsampling needs no antialiasing
             x = F.interpolate(x, size=(self.resize, self.resize), mode="bilinear", align_corners=False)

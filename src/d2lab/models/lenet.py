@@ -29,8 +29,10 @@ def lenet(norm: str = "none", in_channels: int = 1, num_classes: int = 10, image
         nn.AvgPool2d(kernel_size=2, stride=2),
         nn.Flatten(),
     ]  # fmt: skip
+    probe = nn.Sequential(*features).eval()  # eval: the probe must not move the BN statistics
     with torch.no_grad():  # 16·5·5 at 28 px with padding, 16·4·4 without; any other size by trying
-        flat = nn.Sequential(*features).eval()(torch.zeros(1, in_channels, image_size, image_size)).shape[1]
+        flat = probe(torch.zeros(1, in_channels, image_size, image_size)).shape[1]
+    probe.train()
     return nn.Sequential(
         *features,
         nn.Linear(flat, 120), *_norm(norm, 120, 2), nn.Sigmoid(),
