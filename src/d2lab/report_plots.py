@@ -66,10 +66,12 @@ def plot_curves(jobs: list["Job"], keys: list[str], metric: str, path: Path) -> 
             ax.set_yscale("log")
         if kept:
             low, high = min(kept), max(kept)
-            pad = (high / low) ** 0.05 if ax.get_yscale() == "log" else None
-            ax.set_ylim(
-                *((low / pad, high * pad) if pad else (low - 0.05 * (high - low), high + 0.05 * (high - low) + 1e-9))
-            )
+            if ax.get_yscale() == "log":
+                pad = (high / low) ** 0.05
+                ax.set_ylim(low / pad, high * pad)
+            else:
+                pad = 0.05 * (high - low) + 1e-9
+                ax.set_ylim(low - pad, high + pad)
     by_epoch.set_xlabel("epoch")
     by_epoch.xaxis.set_major_locator(MaxNLocator(integer=True))
     by_time.set_xlabel("wall time of training (s)")
@@ -112,7 +114,9 @@ def plot_heatmap(jobs: list["Job"], keys: tuple[str, str], monitor: str, mode: s
         for j, c in enumerate(cols):
             job = cell[r, c]
             text = f"{job.best:.4g}" if math.isfinite(job.best) else job.status
-            ax.text(j, i, text, ha="center", va="center", fontsize=8)
+            red, green, blue, _ = image.cmap(image.norm(job.best)) if math.isfinite(job.best) else (1,) * 4
+            dark = 0.299 * red + 0.587 * green + 0.114 * blue < 0.5  # white text on dark cells
+            ax.text(j, i, text, ha="center", va="center", fontsize=8, color="white" if dark else "black")
     ax.set_xticks(range(len(cols)), [short(c) for c in cols])
     ax.set_yticks(range(len(rows)), [short(r) for r in rows])
     ax.set_xlabel(keys[1])
