@@ -90,34 +90,29 @@ def test_gpu_config_runs_on_cpu_with_bf16(train_cfg, tmp_path) -> None:
 
 @pytest.mark.skipif(not REAL_RAW.is_dir(), reason="no real copy at ../shared/data/FashionMNIST/raw")
 def test_bn_lenet_learns_real_fashion_mnist(train_cfg, tmp_path) -> None:
-    """The book's BN-LeNet (scratch BN, SGD lr 1.0) on 3600 real images for 2 epochs, tested on the real 10k.
+    """BN-LeNet (from-scratch BN, the 1st edition's Adam lr 1e-3) on 3000 real images for 2 epochs, tested on
+    the real 10k.
 
-    Measured on this 2-core CPU: test accuracy 0.70 in about 7 s. Chance is 0.10, and a net whose BN or
-    gradients were broken stays far below; 0.6 leaves room for seeds and library versions.
+    Measured on this 2-core CPU with seeds 0, 1, 2: test accuracy 0.737, 0.741, 0.726. Chance is 0.10, and a
+    net whose BN or gradients were broken stays far below; 0.65 leaves room for library versions. (The 2nd
+    edition's SGD lr 1.0 is too seed-dependent this short: 0.25 to 0.70.)
     """
     link_real_fashion_mnist(tmp_path / "data")
     summary, _ = train_cfg(
-        "experiment=d2l_batch_norm", "data.train_size=4000", "data.batch_size=64", "trainer.max_epochs=2",
+        "experiment=d2l1_batch_norm", "data.train_size=3000", "data.batch_size=64", "trainer.max_epochs=2",
         "~logger", "callbacks=none",
     )  # fmt: skip
-    assert summary["test/acc"] > 0.6, summary["test/acc"]
+    assert summary["test/acc"] > 0.65, summary["test/acc"]
     assert summary["history"][-1]["train/loss"] < summary["history"][0]["train/loss"]
 
 
 @pytest.mark.slow
-def test_cli_runs_a_preset_and_explains_missing_data(tmp_path) -> None:
-    write_fake_fashion_mnist(tmp_path / "data")
-    ok = run_cli(
-        "-m", "d2lab.train", "experiment=d2l_resnet", "debug=fast_dev_run", "data.batch_size=8",
-        "data.resize=32", "data.eval_batch_size=16", f"paths.data_dir={tmp_path / 'data'}",
-        f"hydra.run.dir={tmp_path / 'run'}", cwd=tmp_path,
-    )  # fmt: skip
-    assert ok.returncode == 0, ok.stderr[-2000:]
-    assert read_metrics(tmp_path / "run")["status"] == "ok"
+def test_cli_explains_missing_data_without_a_traceback(tmp_path) -> None:
     missing = run_cli(
         "-m", "d2lab.train", "data=fashion_mnist", "model=lenet", "data.download=false",
-        f"paths.data_dir={tmp_path / 'empty'}", f"hydra.run.dir={tmp_path / 'run2'}", cwd=REPO,
+        f"paths.data_dir={tmp_path / 'empty'}", f"hydra.run.dir={tmp_path / 'run'}", cwd=REPO,
     )  # fmt: skip
     assert missing.returncode == 1
     assert "Traceback" not in missing.stderr and "train-images-idx3-ubyte.gz" in missing.stderr
     assert f"{tmp_path / 'empty' / 'FashionMNIST' / 'raw'}/" in missing.stderr
+    assert read_metrics(tmp_path / "run")["status"] == "failed"
