@@ -64,6 +64,7 @@ class Task(L.LightningModule):
         self.history: list[dict[str, float]] = []
         self.test_results: dict[str, float] = {}
         self.first_step_s: float | None = None
+        self._first_step_seen = False
         self._last_val: dict[str, float] = {}
         self._fit_start = self._epoch_start = self._epoch_lr = self._val_start = self._val_seconds = 0.0
 
@@ -116,8 +117,9 @@ class Task(L.LightningModule):
         self._fit_start = time.perf_counter()
 
     def on_train_batch_start(self, batch, batch_idx: int) -> None:
-        if self.first_step_s is None:  # start-up cost as a user feels it: process start to first step
-            self.first_step_s = seconds_since_process_start() or 0.0
+        if not self._first_step_seen:  # start-up cost as a user feels it: process start to first step
+            self._first_step_seen = True
+            self.first_step_s = seconds_since_process_start()  # None where /proc is unavailable
 
     def on_train_epoch_start(self) -> None:
         self._epoch_start = time.perf_counter()
