@@ -4,7 +4,6 @@ python -m d2lab.eval ckpt_path=logs/train/runs/<stamp>/checkpoints/last.ckpt
 python -m d2lab.eval ckpt_path=last predict=true predict_format=pt
 """
 
-import warnings
 from pathlib import Path
 
 import hydra
@@ -74,7 +73,6 @@ def evaluate(cfg: DictConfig, record: dict) -> dict:
     import torch
     from hydra.utils import instantiate
 
-    warnings.filterwarnings("ignore", message=".*(LeafSpec|does not have many workers).*")
     quiet_lightning()
     check_choice("predict_format", cfg.predict_format, ("csv", "pt"))
     ckpt_path = resolve_ckpt_path(cfg.ckpt_path, cfg.paths.log_dir, cfg.train_task_name)

@@ -10,6 +10,7 @@ import math
 import os
 import sys
 import traceback
+import warnings
 from collections.abc import Callable
 from pathlib import Path
 
@@ -28,7 +29,10 @@ def is_multirun() -> bool:
 
 
 def quiet_lightning() -> None:
-    """Lightning sets its loggers to INFO on import (after Hydra configured logging): GPU/TPU lines, tips."""
+    """Lightning sets its loggers to INFO on import (after Hydra configured logging): GPU/TPU lines, tips.
+    Two of its warnings say nothing about d2lab runs: a torch deprecation inside Lightning, and "few
+    workers", which in-memory batches never need."""
+    warnings.filterwarnings("ignore", message=".*(LeafSpec|does not have many workers).*")
     for name in ("lightning.pytorch", "lightning.fabric"):
         logging.getLogger(name).setLevel(logging.WARNING)
 

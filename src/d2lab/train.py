@@ -5,7 +5,6 @@ python -m d2lab.train -m data=airfoil optimizer.lr=0.005,0.05 data.batch_size=1,
 """
 
 import statistics
-import warnings
 from pathlib import Path
 
 import hydra
@@ -49,7 +48,6 @@ def train(cfg: DictConfig, record: dict) -> dict:
     from hydra.utils import instantiate
     from lightning.pytorch.loggers import TensorBoardLogger
 
-    warnings.filterwarnings("ignore", message=".*(LeafSpec|does not have many workers).*")
     quiet_lightning()
     L.seed_everything(cfg.seed, workers=True, verbose=False)
     datamodule = instantiate(cfg.data)
