@@ -4,6 +4,8 @@ from pathlib import Path
 
 from d2lab.errors import ConfigError
 
+TEST_CHECKPOINTS = ("best", "last")
+
 
 def resolve_ckpt_path(ckpt_path: str | None, log_dir: str, task_name: str, exclude: str | None = None) -> str | None:
     if ckpt_path in (None, "", "null"):
@@ -23,3 +25,16 @@ def resolve_ckpt_path(ckpt_path: str | None, log_dir: str, task_name: str, exclu
             "interrupted.ckpt, or ckpt_path=last for the newest run of this task."
         )
     return ckpt_path
+
+
+def test_checkpoint(choice: str, trainer) -> str | None:
+    """The weights `trainer.test` should use: `best` is the checkpoint chosen on validation, `last` (None) the
+    weights fit ended with. Without a monitoring ModelCheckpoint (e.g. `callbacks=none`), best falls back to last."""
+    if choice == "last":
+        return None
+    from lightning.pytorch.callbacks import ModelCheckpoint
+
+    for callback in trainer.callbacks:
+        if isinstance(callback, ModelCheckpoint) and callback.monitor and callback.best_model_path:
+            return callback.best_model_path
+    return None

@@ -11,7 +11,8 @@ import hydra
 from omegaconf import DictConfig, OmegaConf
 
 import d2lab.resolvers  # noqa: F401  (registers ${len:...})
-from d2lab.checkpoints import resolve_ckpt_path
+from d2lab.checkpoints import TEST_CHECKPOINTS, resolve_ckpt_path, test_checkpoint
+from d2lab.errors import check_choice
 from d2lab.paths import config_dir
 from d2lab.run_record import guarded_run, is_multirun, quiet_lightning
 
@@ -48,6 +49,7 @@ def train(cfg: DictConfig, record: dict) -> dict:
     from hydra.utils import instantiate
     from lightning.pytorch.loggers import TensorBoardLogger
 
+    check_choice("test_ckpt", cfg.get("test_ckpt", "best"), TEST_CHECKPOINTS)  # before fit, so no run is lost
     quiet_lightning()
     L.seed_everything(cfg.seed, workers=True, verbose=False)
     datamodule = instantiate(cfg.data)
@@ -66,7 +68,9 @@ def train(cfg: DictConfig, record: dict) -> dict:
     if cfg.get("train", True):
         trainer.fit(task, datamodule=datamodule, ckpt_path=ckpt_path)
     if cfg.get("test", True):
-        trainer.test(task, datamodule=datamodule, verbose=False)
+        tested = test_checkpoint(cfg.get("test_ckpt", "best"), trainer)
+        record["test_ckpt"] = tested or "last"
+        trainer.test(task, datamodule=datamodule, ckpt_path=tested, verbose=False)
 
     record.pop("history")  # re-added last, so metrics.json reads summary first
     # callback_metrics also come back from ddp_spawn workers, where task.history stays behind

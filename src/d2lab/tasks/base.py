@@ -180,6 +180,8 @@ class Task(L.LightningModule):
         checkpoint["d2lab"] = {"history": self.history, "best": self.best, "last_val": self._last_val}
 
     def on_load_checkpoint(self, checkpoint: dict) -> None:
+        if self._trainer is not None and self.trainer.state.fn != "fit":
+            return  # testing best.ckpt after fit: keep this run's full history, not the one saved at that epoch
         state = checkpoint.get("d2lab", {})
         self.history[:] = state.get("history", [])  # the same list object: the run record points at it
         self.best = state.get("best")
