@@ -31,7 +31,7 @@ def test_submitit_slurm_launcher_composes(compose_cfg):
 def test_eval_of_a_checkpoint_equals_the_logged_test_metric_and_predicts(tmp_path):
     trained = run_cli("-m", "d2lab.train", *AIRFOIL, f"hydra.run.dir={tmp_path}/run", cwd=tmp_path)
     assert trained.returncode == 0, trained.stderr[-2000:]
-    ckpt = tmp_path / "run" / "checkpoints" / "last.ckpt"
+    ckpt = tmp_path / "run" / "checkpoints" / "best.ckpt"  # the checkpoint train tested
     evaluated = run_cli("-m", "d2lab.eval", f"ckpt_path={ckpt}", "predict=true", f"hydra.run.dir={tmp_path}/eval",
                         cwd=tmp_path)  # fmt: skip
     assert evaluated.returncode == 0, evaluated.stderr[-2000:]

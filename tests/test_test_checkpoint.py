@@ -1,0 +1,28 @@
+"""Which weights `trainer.test` sees: the checkpoint chosen on validation (default) or the last weights."""
+
+import pytest
+
+# The book's full-batch GD on airfoil (lr 1) oscillates, so its best epoch is not its last; airfoil tests on
+# the same 1500 rows it validates on, so the test loss must equal one of the logged validation losses exactly.
+GD = ("data=airfoil", "data.batch_size=1500", "optimizer.lr=1.0", "trainer.max_epochs=10", "~logger")
+
+
+def test_best_checkpoint_is_tested_and_history_is_kept(train_cfg):
+    summary, _ = train_cfg(*GD)
+    losses = [h["val/loss"] for h in summary["history"]]
+    assert len(losses) == 10 and min(losses) < losses[-1]  # best is not last, or the test proves nothing
+    assert summary["test/loss"] == pytest.approx(min(losses), abs=1e-6)
+    assert summary["best"] == pytest.approx(min(losses), abs=1e-7)
+
+
+@pytest.mark.parametrize("override", ["test_ckpt=last", "callbacks=none"])
+def test_last_weights_when_asked_or_without_checkpoints(train_cfg, override):
+    summary, _ = train_cfg(*GD, override)
+    assert summary["test/loss"] == pytest.approx(summary["history"][-1]["val/loss"], abs=1e-6)
+
+
+def test_unknown_test_ckpt_is_refused_before_training(train_cfg):
+    from d2lab.errors import ConfigError
+
+    with pytest.raises(ConfigError, match=r"test_ckpt='middle' is not a valid choice. Valid choices: best, last"):
+        train_cfg(*GD, "test_ckpt=middle")
