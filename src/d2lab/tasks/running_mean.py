@@ -21,8 +21,25 @@ class RunningMean(Metric):
         """`value` is one mean or a vector of means; `weight` is how many examples each one covers."""
         value = value.detach().double()
         weight = torch.as_tensor(weight, dtype=torch.float64, device=value.device).expand_as(value)
-        self.total += (value * weight).sum()
-        self.weight += weight.sum()
+        # In place: assigning a state goes through nn.Module.__setattr__, ~20 µs each on a small CPU.
+        self.total.add_((value * weight).sum())
+        self.weight.add_(weight.sum())
 
     def compute(self) -> Tensor:
+        return self._mean()
+
+    def _mean(self) -> Tensor:
         return (self.total / self.weight).float()
+
+    def compute_and_reset(self) -> Tensor:
+        """compute() then reset(). In one process it skips torchmetrics' sync and caching wrappers, which cost
+        ~0.1 ms a call on a small CPU, once per stage per epoch; across processes it syncs as usual."""
+        if torch.distributed.is_available() and torch.distributed.is_initialized():
+            value = self.compute()
+            self.reset()
+            return value
+        value = self._mean()
+        self.total.zero_()
+        self.weight.zero_()
+        self._update_count = 0
+        return value
