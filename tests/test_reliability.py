@@ -79,7 +79,10 @@ def test_ctrl_c_saves_a_checkpoint_and_exits_cleanly(tmp_path):
                f"hydra.run.dir={run}"]  # fmt: skip
     err_file = tmp_path / "stderr.txt"
     with err_file.open("w") as err_out:
-        process = subprocess.Popen(command, cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=err_out)
+        # A shell that runs this suite in the background starts it with SIGINT ignored, and children inherit
+        # that: give the child the default disposition, so Python installs its KeyboardInterrupt handler.
+        process = subprocess.Popen(command, cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=err_out,
+                                   preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))  # fmt: skip
         deadline = time.monotonic() + 120
         while not (run / "checkpoints" / "last.ckpt").exists() and time.monotonic() < deadline:
             time.sleep(0.2)  # wait until the first epoch is done
