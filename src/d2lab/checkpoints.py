@@ -1,8 +1,12 @@
 """Finding the checkpoint a command names: a path, or `last` for the newest last.ckpt of this task's runs."""
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from d2lab.errors import ConfigError
+
+if TYPE_CHECKING:
+    from lightning import Trainer
 
 TEST_CHECKPOINTS = ("best", "last")
 
@@ -27,7 +31,7 @@ def resolve_ckpt_path(ckpt_path: str | None, log_dir: str, task_name: str, exclu
     return ckpt_path
 
 
-def test_checkpoint(choice: str, trainer) -> str | None:
+def checkpoint_to_test(choice: str, trainer: "Trainer") -> str | None:
     """The weights `trainer.test` should use: `best` is the checkpoint chosen on validation, `last` (None) the
     weights fit ended with. Without a monitoring ModelCheckpoint (e.g. `callbacks=none`), best falls back to last."""
     if choice == "last":

@@ -11,7 +11,7 @@ import hydra
 from omegaconf import DictConfig, OmegaConf
 
 import d2lab.resolvers  # noqa: F401  (registers ${len:...})
-from d2lab.checkpoints import TEST_CHECKPOINTS, resolve_ckpt_path, test_checkpoint
+from d2lab.checkpoints import TEST_CHECKPOINTS, checkpoint_to_test, resolve_ckpt_path
 from d2lab.errors import check_choice
 from d2lab.paths import config_dir
 from d2lab.run_record import guarded_run, is_multirun, quiet_lightning
@@ -68,7 +68,7 @@ def train(cfg: DictConfig, record: dict) -> dict:
     if cfg.get("train", True):
         trainer.fit(task, datamodule=datamodule, ckpt_path=ckpt_path)
     if cfg.get("test", True):
-        tested = test_checkpoint(cfg.get("test_ckpt", "best"), trainer)
+        tested = checkpoint_to_test(cfg.get("test_ckpt", "best"), trainer)
         record["test_ckpt"] = tested or "last"
         trainer.test(task, datamodule=datamodule, ckpt_path=tested, verbose=False)
 
