@@ -14,10 +14,7 @@ log = logging.getLogger("d2lab")
 def count_optimizer_steps(trainer, n: int) -> None:
     """Advance `trainer.global_step` for steps taken on the bare torch optimizer (manual optimization counts
     only the steps of Lightning's wrapper), so max_steps, checkpoints and logs see every optimizer step."""
-    progress = trainer.fit_loop.epoch_loop.manual_optimization.optim_step_progress
-    for _ in range(n):
-        progress.increment_ready()
-        progress.increment_completed()
+    trainer.fit_loop.epoch_loop.manual_optimization.optim_step_progress.increment_by(n)  # ready and completed
 
 
 def _fmt(values: list[float]) -> str:
