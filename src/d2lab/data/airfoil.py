@@ -11,7 +11,7 @@ import torch
 from torch import Tensor
 
 from d2lab.data.in_memory import InMemoryDataModule
-from d2lab.errors import ConfigError, DataMissingError
+from d2lab.errors import DataMissingError
 
 PACKAGED_FILE = Path(__file__).with_name("airfoil_self_noise.dat")
 
@@ -36,8 +36,7 @@ class Airfoil(InMemoryDataModule):
         steps_per_call: int | str = "auto",
     ) -> None:
         super().__init__(batch_size=batch_size, val_fraction=val_fraction, seed=seed, steps_per_call=steps_per_call)
-        if num_features != 5:
-            raise ConfigError(f"data.num_features={num_features!r} is fixed by the airfoil data: it has 5 features.")
+        self.check_fixed_width(num_features, "airfoil")
         self.path = Path(path) if path else PACKAGED_FILE
         if not self.path.is_file():
             raise DataMissingError(

@@ -52,6 +52,14 @@ class InMemoryDataModule(L.LightningDataModule):
     def load(self) -> tuple[Tensor, Tensor]:
         raise NotImplementedError
 
+    def check_fixed_width(self, num_features: int, data_name: str) -> None:
+        """For data whose width is fixed (class attribute `num_features`): configs still pass
+        `data.num_features`, since models read it, so a value that disagrees is refused here."""
+        if num_features != self.num_features:
+            raise ConfigError(
+                f"data.num_features={num_features!r} is fixed by the {data_name} data: it has {self.num_features}."
+            )
+
     def setup(self, stage: str | None = None) -> None:
         if self.train_set is not None:
             return

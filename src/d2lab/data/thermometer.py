@@ -26,8 +26,7 @@ class Thermometer(InMemoryDataModule):
         steps_per_call: int | str = "auto",
     ) -> None:
         super().__init__(batch_size=batch_size, val_fraction=val_fraction, seed=seed, steps_per_call=steps_per_call)
-        if num_features != 1:
-            raise ConfigError(f"data.num_features={num_features!r} is fixed by the thermometer data: it has 1.")
+        self.check_fixed_width(num_features, "thermometer")
         if input_scale is None:
             input_scale = "none"
         if input_scale not in INPUT_SCALES:
