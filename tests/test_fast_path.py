@@ -7,19 +7,25 @@ from d2lab.data.airfoil import Airfoil
 from d2lab.models.linear import LinearNet
 
 
-def plain_pytorch_epochs(batch_size: int, lr: float, epochs: int, seed: int) -> LinearNet:
+def plain_pytorch_epochs(batch_size: int, lr: float, epochs: int, seed: int) -> tuple[LinearNet, list[float]]:
+    """The plain loop's final net, and each epoch's training loss averaged over examples."""
     torch.manual_seed(seed)
     net = LinearNet(in_features=5)
     datamodule = Airfoil(batch_size=batch_size, seed=seed, steps_per_call=1)
     datamodule.setup()
     loader = datamodule.train_dataloader()
     optimizer = torch.optim.SGD(net.parameters(), lr=lr)
+    epoch_losses = []
     for _ in range(epochs):
+        total = examples = 0
         for x, y in loader:
             optimizer.zero_grad()
-            (0.5 * torch.mean((net(x) - y) ** 2)).backward()
+            loss = 0.5 * torch.mean((net(x) - y) ** 2)
+            loss.backward()
             optimizer.step()
-    return net
+            total, examples = total + loss.item() * len(y), examples + len(y)
+        epoch_losses.append(total / examples)
+    return net, epoch_losses
 
 
 @pytest.mark.parametrize(("batch_size", "lr", "steps_per_call"), [(1, 0.005, "auto"), (10, 0.05, 7), (100, 0.4, 1)])
@@ -34,8 +40,26 @@ def test_parameters_after_training_equal_the_plain_loop(train_cfg, batch_size, l
         "~logger",
         "callbacks=none",
     )
-    w, b = plain_pytorch_epochs(batch_size, lr, epochs=2, seed=7).weight_and_bias()
+    w, b = plain_pytorch_epochs(batch_size, lr, epochs=2, seed=7)[0].weight_and_bias()
     assert summary["w"] == w.tolist() and summary["b"] == b.item()  # bit for bit
+
+
+def test_logged_training_loss_weights_each_minibatch_by_its_size(train_cfg):
+    # 1500 rows at batch 400: three minibatches of 400 and one of 300, run as calls of [400, 400, 400] and [300].
+    summary, _ = train_cfg(
+        "data=airfoil",
+        "data.batch_size=400",
+        "data.steps_per_call=3",
+        "optimizer.lr=0.1",
+        "trainer.max_epochs=2",
+        "seed=7",
+        "~logger",
+        "callbacks=none",
+    )
+    expected = plain_pytorch_epochs(400, 0.1, epochs=2, seed=7)[1]
+    logged = [h["train/loss"] for h in summary["history"]]
+    assert logged == pytest.approx(expected, rel=1e-6)
+    assert logged[0] != pytest.approx(sum(expected) / 2, rel=1e-3)  # the epochs differ: the check has teeth
 
 
 def test_global_step_counts_every_optimizer_step(train_cfg, tmp_path):
