@@ -59,7 +59,7 @@ class NoWorkTask(RegressionTask):
     """The same run with a training step that does nothing: what an epoch costs before any training work
     (Lightning's loop and hooks, d2lab's epoch-end metrics, and the batch slicing the raw loop also does)."""
 
-    def training_step(self, batch, batch_idx: int) -> None:
+    def fit_minibatches(self, batch) -> None:
         return None
 
 

@@ -30,9 +30,9 @@ def is_multirun() -> bool:
 
 def quiet_lightning() -> None:
     """Lightning sets its loggers to INFO on import (after Hydra configured logging): GPU/TPU lines, tips.
-    Two of its warnings say nothing about d2lab runs: a torch deprecation inside Lightning, and "few
-    workers", which in-memory batches never need."""
-    warnings.filterwarnings("ignore", message=".*(LeafSpec|does not have many workers).*")
+    Three of its warnings say nothing about d2lab runs: a torch deprecation inside Lightning, "few workers",
+    which in-memory batches never need, and that RegressionTask's `dataloader_iter` step is experimental."""
+    warnings.filterwarnings("ignore", message=".*(LeafSpec|does not have many workers|`dataloader_iter`).*")
     for name in ("lightning.pytorch", "lightning.fabric"):
         logging.getLogger(name).setLevel(logging.WARNING)
 

@@ -50,5 +50,5 @@ class RunningMean(Metric):
         value = self._mean()
         self.total.zero_()
         self.weight.zero_()
-        self._update_count = 0
+        object.__setattr__(self, "_update_count", 0)  # past nn.Module.__setattr__, as in add()
         return value
