@@ -9,6 +9,7 @@ one `on_train_epoch_start` to the next, so all of Lightning's per-epoch work cou
 """
 
 import argparse
+import math
 import statistics
 import tempfile
 import time
@@ -119,18 +120,27 @@ def d2lab_epoch_seconds(batch_size: int, epochs: int, seed: int = 0, *overrides:
     return list(EpochClock.periods), summary  # epochs 1..n-1: the last one has no next start
 
 
+def epochs_for(batch_size: int, epochs: int, seconds: float = 0.5) -> int:
+    """At least `epochs`, and enough that a repeat times about `seconds` of raw work: an epoch at batch 100 is
+    ~10 ms on a small CPU, where a few epochs would leave the median to the machine's noise. At most 60."""
+    per_epoch = statistics.median(raw_epoch_seconds(batch_size, 3)[0][1:])
+    return max(epochs, min(60, math.ceil(seconds / per_epoch) + 2))
+
+
 def measure(batch_sizes: list[int], epochs: int, repeats: int) -> list[dict]:
     rows = []
     for batch_size in batch_sizes:
+        n = epochs_for(batch_size, epochs)
         raw, ours, plain, floor = [], [], [], []
         for repeat in range(repeats):
             # The first epoch warms up; d2lab's periods already start at the second.
-            raw += raw_epoch_seconds(batch_size, epochs, seed=repeat)[0][1:-1]
-            ours += d2lab_epoch_seconds(batch_size, epochs, repeat)[0][1:]
-            plain += d2lab_epoch_seconds(batch_size, epochs, repeat, "data.steps_per_call=1")[0][1:]
-            floor += d2lab_epoch_seconds(batch_size, epochs, repeat, f"task._target_={__name__}.NoWorkTask")[0][1:]
+            raw += raw_epoch_seconds(batch_size, n, seed=repeat)[0][1:-1]
+            ours += d2lab_epoch_seconds(batch_size, n, repeat)[0][1:]
+            plain += d2lab_epoch_seconds(batch_size, n, repeat, "data.steps_per_call=1")[0][1:]
+            floor += d2lab_epoch_seconds(batch_size, n, repeat, f"task._target_={__name__}.NoWorkTask")[0][1:]
         row = {
             "batch_size": batch_size,
+            "epochs": n,
             "raw_s": statistics.median(raw),
             "d2lab_s": statistics.median(ours),
             "one_step_per_call_s": statistics.median(plain),
@@ -144,13 +154,13 @@ def measure(batch_sizes: list[int], epochs: int, repeats: int) -> list[dict]:
 
 def table(rows: list[dict]) -> str:
     lines = [
-        "| batch size | raw loop s/epoch | d2lab s/epoch | ratio | d2lab, 1 step per Lightning step | ratio "
-        "| d2lab epoch with no training work |",
-        "| --- | --- | --- | --- | --- | --- | --- |",
+        "| batch size | epochs per repeat | raw loop s/epoch | d2lab s/epoch | ratio "
+        "| d2lab, 1 step per Lightning step | ratio | d2lab epoch with no training work |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
     for r in rows:
         lines.append(
-            f"| {r['batch_size']} | {r['raw_s']:.4f} | {r['d2lab_s']:.4f} | **{r['ratio']:.2f}×** "
+            f"| {r['batch_size']} | {r['epochs']} | {r['raw_s']:.4f} | {r['d2lab_s']:.4f} | **{r['ratio']:.2f}×** "
             f"| {r['one_step_per_call_s']:.4f} | {r['one_step_ratio']:.2f}× | {r['floor_s']:.4f} |"
         )
     return "\n".join(lines)
@@ -159,7 +169,7 @@ def table(rows: list[dict]) -> str:
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--batch-sizes", type=int, nargs="+", default=[1, 10, 100])
-    parser.add_argument("--epochs", type=int, default=4)
+    parser.add_argument("--epochs", type=int, default=4, help="at least this many per repeat (small batches get more)")
     parser.add_argument("--repeats", type=int, default=3)
     args = parser.parse_args()
     print(table(measure(args.batch_sizes, args.epochs, args.repeats)))

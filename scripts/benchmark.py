@@ -103,7 +103,8 @@ def section_a(repeats: int, epochs: int) -> str:
             "hand-written PyTorch loop doing the same SGD steps on the same batches. d2lab's epoch is timed from the "
             "outside, from one `on_train_epoch_start` to the next, so all of Lightning's per-epoch work counts; only "
             "Lightning's validation loop, which the raw loop does not run, is subtracted. "
-            f"Median over {repeats} repeats × {epochs - 2} epochs (each repeat's first epoch warms up). "
+            f"Median over {repeats} repeats of at least {epochs} epochs each, more for small batches so that a "
+            "repeat times ~0.5 s of raw work (`epochs per repeat`); each repeat's first epoch warms up. "
             "`1 step per Lightning step` is d2lab with `data.steps_per_call=1`, for reference. The last column is "
             "d2lab's floor: the same run with a training step that does nothing (Lightning's loop and hooks, "
             "d2lab's epoch-end metrics, and the batch slicing the raw loop also does).",

@@ -80,3 +80,9 @@ def test_bad_steps_per_call_is_refused(compose_cfg):
     with pytest.raises(Exception) as info:
         instantiate(cfg.data)
     assert isinstance(info.value.__cause__, ConfigError) and "data.steps_per_call=0" in str(info.value)
+
+
+def test_the_iterator_step_warns_nothing(train_cfg, recwarn):
+    # Lightning flags a `dataloader_iter` step as experimental on every fit; d2lab runs silence that one warning.
+    train_cfg("data=airfoil", "data.batch_size=100", "trainer.max_epochs=1", "~logger", "callbacks=none")
+    assert not [w for w in recwarn if "dataloader_iter" in str(w.message)]
