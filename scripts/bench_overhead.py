@@ -128,39 +128,47 @@ def epochs_for(batch_size: int, epochs: int, seconds: float = 0.5) -> int:
 
 
 def measure(batch_sizes: list[int], epochs: int, repeats: int) -> list[dict]:
+    """Per batch size: seconds per epoch (median over repeats of each repeat's median) and the ratio to the raw
+    loop, taken within each repeat (the two run back to back, so the machine's drift cancels), median and range."""
     rows = []
     for batch_size in batch_sizes:
         n = epochs_for(batch_size, epochs)
         raw, ours, plain, floor = [], [], [], []
         for repeat in range(repeats):
             # The first epoch warms up; d2lab's periods already start at the second.
-            raw += raw_epoch_seconds(batch_size, n, seed=repeat)[0][1:-1]
-            ours += d2lab_epoch_seconds(batch_size, n, repeat)[0][1:]
-            plain += d2lab_epoch_seconds(batch_size, n, repeat, "data.steps_per_call=1")[0][1:]
-            floor += d2lab_epoch_seconds(batch_size, n, repeat, f"task._target_={__name__}.NoWorkTask")[0][1:]
-        row = {
-            "batch_size": batch_size,
-            "epochs": n,
-            "raw_s": statistics.median(raw),
-            "d2lab_s": statistics.median(ours),
-            "one_step_per_call_s": statistics.median(plain),
-            "floor_s": statistics.median(floor),
-        }
-        row["ratio"] = row["d2lab_s"] / row["raw_s"]
-        row["one_step_ratio"] = row["one_step_per_call_s"] / row["raw_s"]
-        rows.append(row)
+            raw.append(statistics.median(raw_epoch_seconds(batch_size, n, seed=repeat)[0][1:-1]))
+            ours.append(statistics.median(d2lab_epoch_seconds(batch_size, n, repeat)[0][1:]))
+            plain.append(statistics.median(d2lab_epoch_seconds(batch_size, n, repeat, "data.steps_per_call=1")[0][1:]))
+            no_work = f"task._target_={__name__}.NoWorkTask"
+            floor.append(statistics.median(d2lab_epoch_seconds(batch_size, n, repeat, no_work)[0][1:]))
+        ratios = [o / r for o, r in zip(ours, raw, strict=True)]
+        rows.append(
+            {
+                "batch_size": batch_size,
+                "epochs": n,
+                "raw_s": statistics.median(raw),
+                "d2lab_s": statistics.median(ours),
+                "one_step_per_call_s": statistics.median(plain),
+                "floor_s": statistics.median(floor),
+                "ratio": statistics.median(ratios),
+                "ratio_range": (min(ratios), max(ratios)),
+                "one_step_ratio": statistics.median(p / r for p, r in zip(plain, raw, strict=True)),
+            }
+        )
     return rows
 
 
 def table(rows: list[dict]) -> str:
     lines = [
-        "| batch size | epochs per repeat | raw loop s/epoch | d2lab s/epoch | ratio "
+        "| batch size | epochs per repeat | raw loop s/epoch | d2lab s/epoch | ratio | ratio, repeats "
         "| d2lab, 1 step per Lightning step | ratio | d2lab epoch with no training work |",
-        "| --- | --- | --- | --- | --- | --- | --- | --- |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
     for r in rows:
+        low, high = r["ratio_range"]
         lines.append(
             f"| {r['batch_size']} | {r['epochs']} | {r['raw_s']:.4f} | {r['d2lab_s']:.4f} | **{r['ratio']:.2f}×** "
+            f"| {low:.2f}–{high:.2f}× "
             f"| {r['one_step_per_call_s']:.4f} | {r['one_step_ratio']:.2f}× | {r['floor_s']:.4f} |"
         )
     return "\n".join(lines)
