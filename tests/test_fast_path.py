@@ -28,7 +28,9 @@ def plain_pytorch_epochs(batch_size: int, lr: float, epochs: int, seed: int) -> 
     return net, epoch_losses
 
 
-@pytest.mark.parametrize(("batch_size", "lr", "steps_per_call"), [(1, 0.005, "auto"), (10, 0.05, 7), (100, 0.4, 1)])
+@pytest.mark.parametrize(
+    ("batch_size", "lr", "steps_per_call"), [(1, 0.005, "auto"), (10, 0.05, 7), (100, 0.4, 1), (100, 0.4, "auto")]
+)
 def test_parameters_after_training_equal_the_plain_loop(train_cfg, batch_size, lr, steps_per_call):
     summary, _ = train_cfg(
         "data=airfoil",
