@@ -250,7 +250,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sections", nargs="+", default=["a", "b", "c", "startup"], choices=["a", "b", "c", "startup"])
     parser.add_argument("--quick", action="store_true", help="fewer repeats; on CPU, (c) for BN-LeNet only")
-    parser.add_argument("--repeats", type=int, help="repeats per figure (default 3, --quick 1; (c) on GPU 2)")
+    parser.add_argument(
+        "--repeats", type=int, help="repeats per figure (default 3, --quick 1; (a) 5, --quick 2; (c) on GPU 2)"
+    )
     parser.add_argument("--data-dir", default=str(REPO / "data"), help="holds FashionMNIST/raw/ (linked if absent)")
     parser.add_argument("--out", default=str(REPO / "docs" / "benchmarks.md"))
     parser.add_argument("--rows", help="also append each (c) result as a JSON line to this file")

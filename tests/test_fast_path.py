@@ -1,5 +1,6 @@
 """Many optimizer steps per Lightning step is a speed-up only: the parameters equal a plain PyTorch loop's."""
 
+import lightning as L
 import pytest
 import torch
 
@@ -88,3 +89,29 @@ def test_the_iterator_step_warns_nothing(train_cfg, recwarn):
     # Lightning flags a `dataloader_iter` step as experimental on every fit; d2lab runs silence that one warning.
     train_cfg("data=airfoil", "data.batch_size=100", "trainer.max_epochs=1", "~logger", "callbacks=none")
     assert not [w for w in recwarn if "dataloader_iter" in str(w.message)]
+
+
+class CallLosses(L.Callback):
+    """What each training call returned: the mean of its minibatch losses."""
+
+    seen: list[float] = []
+
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx: int) -> None:
+        CallLosses.seen.append(float(outputs["loss"]))
+
+
+def test_low_precision_training_still_logs_the_exact_mean_loss(train_cfg):
+    # bf16 autocast would round a matmul of the losses; the meter sums in float64, which autocast leaves alone.
+    CallLosses.seen = []
+    summary, _ = train_cfg(
+        "data=airfoil",
+        "data.batch_size=100",  # 15 equal minibatches in one call: the epoch mean is the call's mean
+        "trainer.max_epochs=2",
+        "+trainer.precision=bf16-mixed",
+        "~logger",
+        "callbacks=none",
+        f"+callbacks.call_losses._target_={__name__}.CallLosses",
+    )
+    logged = [h["train/loss"] for h in summary["history"]]
+    assert len(CallLosses.seen) == 2
+    assert logged == pytest.approx(CallLosses.seen, rel=1e-6)

@@ -30,9 +30,14 @@ def is_multirun() -> bool:
 
 def quiet_lightning() -> None:
     """Lightning sets its loggers to INFO on import (after Hydra configured logging): GPU/TPU lines, tips.
-    Three of its warnings say nothing about d2lab runs: a torch deprecation inside Lightning, "few workers",
-    which in-memory batches never need, and that RegressionTask's `dataloader_iter` step is experimental."""
-    warnings.filterwarnings("ignore", message=".*(LeafSpec|does not have many workers|`dataloader_iter`).*")
+    Some of its warnings say nothing about d2lab runs: a torch deprecation inside Lightning, "few workers",
+    which in-memory batches never need, and two about RegressionTask's `dataloader_iter` step: that it is
+    experimental, and what happens if a step takes more than one item (it takes one)."""
+    warnings.filterwarnings(
+        "ignore",
+        message=".*(LeafSpec|does not have many workers|`dataloader_iter` argument in the `training_step`"
+        "|using the `dataloader_iter` step flavor).*",
+    )
     for name in ("lightning.pytorch", "lightning.fabric"):
         logging.getLogger(name).setLevel(logging.WARNING)
 

@@ -36,9 +36,9 @@ def check_optimizer(optimizer: Callable) -> None:
 
 
 @dataclass
-class EpochTimes:
-    """Per-epoch clock readings and the epoch's lr, kept in a plain object: assigning an attribute of an
-    nn.Module goes through its __setattr__, ~4.5 µs each on a small CPU."""
+class EpochState:
+    """What a task notes during an epoch (clock readings, the epoch's lr), kept in a plain object: assigning an
+    attribute of an nn.Module goes through its __setattr__, ~4.5 µs each on a small CPU."""
 
     fit_start: float = 0.0
     epoch_start: float = 0.0
@@ -80,7 +80,7 @@ class Task(L.LightningModule):
         self.first_step_s: float | None = None
         self._first_step_seen = False
         self._last_val: dict[str, float] = {}
-        self._times = EpochTimes()
+        self._epoch = EpochState()
 
     def __setattr__(self, name: str, value: object) -> None:
         # Lightning sets `_current_fx_name` before and after every hook it calls, ~30 times an epoch; through
@@ -136,7 +136,7 @@ class Task(L.LightningModule):
         return values
 
     def on_fit_start(self) -> None:
-        self._times.fit_start = time.perf_counter()
+        self._epoch.fit_start = time.perf_counter()
 
     def on_train_batch_start(self, batch, batch_idx: int) -> None:
         if not self._first_step_seen:  # start-up cost as a user feels it: process start to first step
@@ -144,10 +144,10 @@ class Task(L.LightningModule):
             self.first_step_s = seconds_since_process_start()  # None where /proc is unavailable
 
     def on_train_epoch_start(self) -> None:
-        times = self._times
-        times.epoch_start = time.perf_counter()
-        times.val_seconds = 0.0
-        times.lr = float(self.optimizers().param_groups[0]["lr"])  # Lightning steps the schedule before epoch end
+        state = self._epoch
+        state.epoch_start = time.perf_counter()
+        state.val_seconds = 0.0
+        state.lr = float(self.optimizers().param_groups[0]["lr"])  # Lightning steps the schedule before epoch end
 
     def on_validation_model_zero_grad(self) -> None:
         # Lightning frees the gradients before validating by walking every submodule, metrics included
@@ -155,10 +155,10 @@ class Task(L.LightningModule):
         self.net.zero_grad()
 
     def on_validation_epoch_start(self) -> None:
-        self._times.val_start = time.perf_counter()
+        self._epoch.val_start = time.perf_counter()
 
     def on_validation_epoch_end(self) -> None:
-        self._times.val_seconds += time.perf_counter() - self._times.val_start
+        self._epoch.val_seconds += time.perf_counter() - self._epoch.val_start
         if self.trainer.sanity_checking:
             self.compute_stage("val")
             return
@@ -173,13 +173,13 @@ class Task(L.LightningModule):
         self._last_val.pop(f"{self.monitor}_best", None)  # the history keeps per-epoch values only
 
     def on_train_epoch_end(self) -> None:
-        now, times = time.perf_counter(), self._times
+        now, state = time.perf_counter(), self._epoch
         values = self.compute_stage("train")
-        values["lr"] = times.lr
+        values["lr"] = state.lr
         record = {
             "epoch": self.current_epoch,
-            "time_s": now - times.fit_start,
-            "epoch_s": now - times.epoch_start - times.val_seconds,  # training only: validation excluded
+            "time_s": now - state.fit_start,
+            "epoch_s": now - state.epoch_start - state.val_seconds,  # training only: validation excluded
             **self.publish(values),
         }
         if not self.automatic_optimization:

@@ -46,6 +46,8 @@ class RegressionTask(Task):
         # Lightning hands over its loader iterator when the step asks for `dataloader_iter`: that skips its
         # prefetching and its per-step signature inspection, ~0.3 ms a step on a small CPU, 3% of an airfoil epoch
         # at batch 100. The form is marked experimental but unchanged since Lightning 2.0; tests pin its behaviour.
+        # What callbacks see changes with it: on_train_batch_start gets the previous batch (None first), and
+        # on_train_batch_end the batch as the loader yielded it, before it moved to the device.
         return self.fit_minibatches(self.next_batch(dataloader_iter))
 
     def next_batch(self, dataloader_iter: Iterator) -> tuple[Tensor, Tensor] | list[tuple[Tensor, Tensor]]:
@@ -84,21 +86,23 @@ class RegressionTask(Task):
                 backward(loss)
             step()
             self.step_schedulers("step")
-            losses.append(loss)  # detached once, below: a detach per step is one more op to dispatch
+            # Detached once, below (a detach per step is one more op to dispatch); backward already freed the
+            # tensors each loss's graph saved, so keeping the losses costs little.
+            losses.append(loss)
         if lean:
             count_optimizer_steps(self.trainer, len(losses))
         with torch.no_grad():
             losses = torch.stack(losses)
-        weights, total = self._batch_weights(tuple(len(y) for _, y in minibatches), losses)
+        weights, total = self._batch_weights(tuple(len(y) for _, y in minibatches), losses.device)
         self.loss_meters["train_"].add(losses, weights, total)
         return losses.mean()
 
-    def _batch_weights(self, sizes: tuple[int, ...], like: Tensor) -> tuple[Tensor, float]:
-        """The minibatch sizes as a tensor like `like`, and their sum, cached: a call's sizes repeat every epoch,
-        and building the tensor from a list costs ~30 µs."""
-        key = (sizes, like.dtype, like.device)
+    def _batch_weights(self, sizes: tuple[int, ...], device: torch.device) -> tuple[Tensor, float]:
+        """The minibatch sizes as a float64 tensor on `device`, and their sum, cached: a call's sizes repeat every
+        epoch, and building the tensor from a list costs ~30 µs."""
+        key = (sizes, device)
         if key not in self._weights_cache:
-            self._weights_cache[key] = torch.tensor(sizes, dtype=like.dtype, device=like.device), float(sum(sizes))
+            self._weights_cache[key] = torch.tensor(sizes, dtype=torch.float64, device=device), float(sum(sizes))
         return self._weights_cache[key]
 
     def on_fit_end(self) -> None:

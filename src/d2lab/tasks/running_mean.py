@@ -26,10 +26,11 @@ class RunningMean(Metric):
         self.weight.add_(weight.sum())
 
     def add(self, values: Tensor, weights: Tensor, total_weight: float) -> None:
-        """update() for a vector of means, their weights (same dtype and device) and the weights' sum, without
+        """update() for a vector of means, their float64 weights (same device) and the weights' sum, without
         torchmetrics' update wrapper (~40 µs a call on a small CPU): the hot path of a training step that runs
-        many minibatches. The caller keeps `weights` and `total_weight` from call to call."""
-        self.total.add_(values.detach() @ weights)
+        many minibatches. The caller keeps `weights` and `total_weight` from call to call. The sum is taken in
+        float64, which autocast leaves alone, so bf16 or fp16 training still logs an exact, finite mean."""
+        self.total.add_(values.detach().double() @ weights)
         self.weight.add_(total_weight)
         # The wrapper's bookkeeping, assigned past nn.Module.__setattr__ (~5 µs each): neither is a tensor or module.
         object.__setattr__(self, "_computed", None)  # a cached compute() is stale now
