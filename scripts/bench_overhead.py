@@ -120,6 +120,10 @@ def d2lab_epoch_seconds(batch_size: int, epochs: int, seed: int = 0, *overrides:
     return list(EpochClock.periods), summary  # epochs 1..n-1: the last one has no next start
 
 
+def d2lab_median_epoch(batch_size: int, epochs: int, seed: int, *overrides: str) -> float:
+    return statistics.median(d2lab_epoch_seconds(batch_size, epochs, seed, *overrides)[0][1:])
+
+
 def epochs_for(batch_size: int, epochs: int, seconds: float = 0.5) -> int:
     """At least `epochs`, and enough that a repeat times about `seconds` of raw work: an epoch at batch 100 is
     ~10 ms on a small CPU, where a few epochs would leave the median to the machine's noise. At most 60."""
@@ -135,12 +139,11 @@ def measure(batch_sizes: list[int], epochs: int, repeats: int) -> list[dict]:
         n = epochs_for(batch_size, epochs)
         raw, ours, plain, floor = [], [], [], []
         for repeat in range(repeats):
-            # The first epoch warms up; d2lab's periods already start at the second.
+            # The raw loop's first epoch warms up; d2lab's periods already start at the second.
             raw.append(statistics.median(raw_epoch_seconds(batch_size, n, seed=repeat)[0][1:-1]))
-            ours.append(statistics.median(d2lab_epoch_seconds(batch_size, n, repeat)[0][1:]))
-            plain.append(statistics.median(d2lab_epoch_seconds(batch_size, n, repeat, "data.steps_per_call=1")[0][1:]))
-            no_work = f"task._target_={__name__}.NoWorkTask"
-            floor.append(statistics.median(d2lab_epoch_seconds(batch_size, n, repeat, no_work)[0][1:]))
+            ours.append(d2lab_median_epoch(batch_size, n, repeat))
+            plain.append(d2lab_median_epoch(batch_size, n, repeat, "data.steps_per_call=1"))
+            floor.append(d2lab_median_epoch(batch_size, n, repeat, f"task._target_={__name__}.NoWorkTask"))
         ratios = [o / r for o, r in zip(ours, raw, strict=True)]
         rows.append(
             {
