@@ -94,6 +94,7 @@ class FashionMNISTData(InMemoryDataModule):
         on_device: bool = True,
         num_classes: int = 10,
         in_channels: int = 1,
+        num_features: int | None = None,
         seed: int = 0,
     ) -> None:
         super().__init__(batch_size=batch_size, val_fraction=val_fraction, seed=seed)
@@ -106,6 +107,12 @@ class FashionMNISTData(InMemoryDataModule):
             raise ConfigError(
                 f"data.resize={resize!r} is invalid: it must be a whole number of pixels >= 28 "
                 "(28 keeps the original images; the book uses 96 for ResNet and DenseNet)."
+            )
+        # configs pass data.num_features for flat models (softmax regression); it is set by the image size
+        if num_features is not None and num_features != in_channels * resize * resize:
+            raise ConfigError(
+                f"data.num_features={num_features!r} is fixed by the images: in_channels * resize * resize = "
+                f"{in_channels * resize * resize}. Change data.resize instead."
             )
         if train_size is not None and (isinstance(train_size, bool) or not 1 <= train_size <= 60000):
             raise ConfigError(f"data.train_size={train_size!r} is invalid: null (all 60000) or 1 to 60000.")

@@ -1,20 +1,25 @@
-"""Linear regression: the concise nn.Linear version and the book's from-scratch version."""
+"""Linear models: the concise nn.Linear version (linear and softmax regression) and the book's from-scratch one."""
 
 import torch
 from torch import Tensor, nn
 
 
 class LinearNet(nn.Module):
-    """nn.Linear with the book's initialisation: weights from N(0, 0.01²), bias 0."""
+    """nn.Linear with the book's initialisation: weights from N(0, 0.01²), bias 0.
+
+    One output is linear regression (3.5); `num_classes` outputs under cross-entropy are softmax regression
+    (4.5), where images are flattened first. Flatten leaves (N, features) batches as they are.
+    """
 
     def __init__(self, in_features: int, out_features: int = 1) -> None:
         super().__init__()
+        self.flatten = nn.Flatten()
         self.linear = nn.Linear(in_features, out_features)
         nn.init.normal_(self.linear.weight, mean=0.0, std=0.01)
         nn.init.zeros_(self.linear.bias)
 
     def forward(self, x: Tensor) -> Tensor:
-        return self.linear(x)
+        return self.linear(self.flatten(x))
 
     def weight_and_bias(self) -> tuple[Tensor, Tensor]:
         return self.linear.weight.detach().flatten(), self.linear.bias.detach()
