@@ -2,7 +2,6 @@
 
 import math
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import matplotlib
 
@@ -11,13 +10,10 @@ import matplotlib.pyplot as plt  # noqa: E402
 from matplotlib.colors import LogNorm, Normalize  # noqa: E402
 from matplotlib.ticker import MaxNLocator  # noqa: E402
 
-from d2lab.report import as_number, short  # noqa: E402
-
-if TYPE_CHECKING:
-    from d2lab.report import Job
+from d2lab.report_jobs import Job, as_number, short  # noqa: E402
 
 
-def labels(jobs: list["Job"], keys: list[str]) -> list[str]:
+def labels(jobs: list[Job], keys: list[str]) -> list[str]:
     """`lr=0.05 batch_size=10` from the varying overrides; full keys where the last parts would collide."""
     tails = [k.rsplit(".", 1)[-1] for k in keys]
     names = tails if len(set(tails)) == len(tails) else keys
@@ -41,7 +37,7 @@ def curve_points(history: list[dict], metric: str) -> list[tuple[float, float, f
     return points
 
 
-def plot_curves(jobs: list["Job"], keys: list[str], metric: str, path: Path) -> Path | None:
+def plot_curves(jobs: list[Job], keys: list[str], metric: str, path: Path) -> Path | None:
     """Two panels like the book's minibatch-SGD figure: the metric per epoch and against training time."""
     fig, (by_epoch, by_time) = plt.subplots(1, 2, figsize=(13, 4.5), layout="constrained")
     kept = []  # the y values of jobs that finished: diverged curves may leave the frame
@@ -83,7 +79,7 @@ def plot_curves(jobs: list["Job"], keys: list[str], metric: str, path: Path) -> 
     return path
 
 
-def grid_keys(jobs: list["Job"], varying: list[str]) -> tuple[str, str] | None:
+def grid_keys(jobs: list[Job], varying: list[str]) -> tuple[str, str] | None:
     """The two varying keys when the jobs form a full grid over them, else None."""
     if len(varying) != 2:
         return None
@@ -92,14 +88,14 @@ def grid_keys(jobs: list["Job"], varying: list[str]) -> tuple[str, str] | None:
     return (varying[0], varying[1]) if len(pairs) == len(jobs) == len(rows) * len(cols) else None
 
 
-def axis_values(jobs: list["Job"], key: str) -> list[str]:
+def axis_values(jobs: list[Job], key: str) -> list[str]:
     values = list(dict.fromkeys(j.overrides[key] for j in jobs))
     if all(as_number(v) is not None for v in values):
         return sorted(values, key=as_number)
     return values
 
 
-def plot_heatmap(jobs: list["Job"], keys: tuple[str, str], monitor: str, mode: str, path: Path) -> Path:
+def plot_heatmap(jobs: list[Job], keys: tuple[str, str], monitor: str, mode: str, path: Path) -> Path:
     """The best monitored value per grid cell; failed and diverged cells are grey and say so."""
     rows, cols = axis_values(jobs, keys[0]), axis_values(jobs, keys[1])
     cell = {(j.overrides[keys[0]], j.overrides[keys[1]]): j for j in jobs}

@@ -1,0 +1,69 @@
+"""A sweep's jobs as the report reads them from disk, and how their override values read as numbers and labels.
+
+Shared by the tables (report.py) and the pictures (report_plots.py); it reads files only.
+"""
+
+import json
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+
+
+@dataclass
+class Job:
+    name: str  # the job's folder name: its number in the sweep
+    folder: Path
+    overrides: dict[str, str]  # key -> value, as typed on the command line
+    metrics: dict = field(default_factory=dict)  # empty when the job died before writing metrics.json
+
+    @property
+    def status(self) -> str:
+        return self.metrics.get("status", "missing")
+
+    @property
+    def best(self) -> float:
+        value = self.metrics.get("best")
+        return float(value) if self.status == "ok" and value is not None else math.nan
+
+    @property
+    def history(self) -> list[dict]:
+        return self.metrics.get("history") or []
+
+
+def parse_overrides(lines: list[str]) -> dict[str, str]:
+    """`+book_optimizer=sgd` -> {"book_optimizer": "sgd"}; a `~key` deletion keeps its key with no value."""
+    pairs = {}
+    for line in lines:
+        key, _, value = str(line).partition("=")
+        pairs[key.lstrip("+~")] = value
+    return pairs
+
+
+def load_jobs(sweep_dir: Path) -> list[Job]:
+    """Every job folder of a sweep, in job-number order; a job without metrics.json is kept, as crashed."""
+    jobs = []
+    for overrides_file in sorted(sweep_dir.glob("*/.hydra/overrides.yaml")):
+        folder = overrides_file.parent.parent
+        metrics_file = folder / "metrics.json"
+        try:
+            metrics = json.loads(metrics_file.read_text()) if metrics_file.is_file() else {}
+        except json.JSONDecodeError:  # a job killed mid-write: treat it as crashed
+            metrics = {}
+        overrides = parse_overrides(yaml.safe_load(overrides_file.read_text()) or [])
+        jobs.append(Job(folder.name, folder, overrides, metrics))
+    return sorted(jobs, key=lambda j: (not j.name.isdigit(), int(j.name) if j.name.isdigit() else 0, j.name))
+
+
+def as_number(value: str) -> float | None:
+    try:
+        return float(value)
+    except ValueError:
+        return None
+
+
+def short(value: str) -> str:
+    """An override value for a label or a table cell: 0.003486678167 -> 0.00349; names stay as they are."""
+    number = as_number(value)
+    return f"{number:.3g}" if number is not None and not value.lstrip("-").isdigit() else value
