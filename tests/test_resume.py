@@ -9,7 +9,7 @@ import time
 import pytest
 import torch
 
-from d2lab.checkpoint_io import AtomicCheckpointIO
+from d2lab.checkpoints import AtomicCheckpointIO
 from tests.conftest import REPO, read_metrics, run_cli
 
 pytestmark = pytest.mark.slow
@@ -73,7 +73,7 @@ def test_a_kill_while_saving_leaves_the_previous_checkpoint_whole(tmp_path):
     AtomicCheckpointIO().save_checkpoint({"step": 1, "w": torch.zeros(3)}, path)
     # A real process writes a ~400 MB checkpoint over it and is SIGKILLed mid-write.
     code = (
-        "import torch, sys; from d2lab.checkpoint_io import AtomicCheckpointIO; "
+        "import torch, sys; from d2lab.checkpoints import AtomicCheckpointIO; "
         "AtomicCheckpointIO().save_checkpoint({'step': 2, 'w': torch.ones(100_000_000)}, sys.argv[1])"
     )
     writer = subprocess.Popen([sys.executable, "-c", code, str(path)])
