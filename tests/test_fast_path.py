@@ -1,5 +1,9 @@
 """Many optimizer steps per Lightning step is a speed-up only: the parameters equal a plain PyTorch loop's."""
 
+import os
+import subprocess
+import sys
+
 import lightning as L
 import pytest
 import torch
@@ -85,10 +89,27 @@ def test_bad_steps_per_call_is_refused(compose_cfg):
     assert isinstance(info.value.__cause__, ConfigError) and "data.steps_per_call=0" in str(info.value)
 
 
-def test_the_iterator_step_warns_nothing(train_cfg, recwarn):
-    # Lightning flags a `dataloader_iter` step as experimental on every fit; d2lab runs silence that one warning.
-    train_cfg("data=airfoil", "data.batch_size=100", "trainer.max_epochs=1", "~logger", "callbacks=none")
-    assert not [w for w in recwarn if "dataloader_iter" in str(w.message)]
+@pytest.mark.slow
+@pytest.mark.parametrize("srun_installed", [False, True])
+def test_the_default_run_prints_no_library_warning(tmp_path, srun_installed):
+    # `make train`: d2lab's own lines and the progress bar only. Where SLURM's srun is on PATH (outside a SLURM
+    # job), Lightning would warn on every run; d2lab says the run is local instead.
+    path = os.environ["PATH"]
+    if srun_installed:
+        (tmp_path / "bin").mkdir()
+        srun = tmp_path / "bin" / "srun"
+        srun.write_text("#!/bin/sh\nexit 0\n")
+        srun.chmod(0o755)
+        path = f"{tmp_path / 'bin'}:{path}"
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONWARNINGS",) and not k.startswith("SLURM_")}
+    result = subprocess.run(
+        [sys.executable, "-m", "d2lab.train", f"hydra.run.dir={tmp_path}/run"],
+        cwd=tmp_path, env={**env, "PATH": path}, capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr[-2000:]
+    output = result.stdout + result.stderr
+    assert "Warning" not in output and "warn" not in output.lower() and "srun" not in output
+    assert "learned      w=" in output and "80/80" in output  # the bar counts optimizer steps
 
 
 class CallLosses(L.Callback):

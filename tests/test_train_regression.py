@@ -68,8 +68,10 @@ def test_step_interval_schedules_per_optimizer_step(train_cfg):
     summary, _ = train_cfg(
         "scheduler=exponential", "scheduler.interval=step", "scheduler.rate=0.01", "trainer.max_epochs=2", "~logger"
     )
-    steps = 80  # 800 training examples in batches of 10; the logged lr is the one an epoch starts with
-    assert [h["lr"] for h in summary["history"]] == pytest.approx([0.03, 0.03 * math.exp(-0.01 * steps)])
+    steps = 80  # 800 training examples in batches of 10; a record's lr is the one in force at its validation
+    expected = [0.03 * math.exp(-0.01 * steps), 0.03 * math.exp(-0.01 * 2 * steps)]
+    assert [h["lr"] for h in summary["history"]] == pytest.approx(expected)
+    assert [h["step"] for h in summary["history"]] == [steps, 2 * steps]
 
 
 @pytest.mark.parametrize("weights_only", [True, False])
@@ -82,18 +84,35 @@ def test_weight_decay_on_weights_only_spares_the_bias(train_cfg, weights_only):
         assert summary["b"] < 1.0
 
 
-def test_thermometer_divergence_is_stopped_and_recorded(compose_cfg, tmp_path, capsys):
-    cfg = compose_cfg("data=thermometer", "optimizer.lr=1e-2", "trainer.max_epochs=100", "~logger")
+def test_thermometer_finite_blow_up_is_diverged_in_the_default_three_epochs(compose_cfg, tmp_path, capsys):
+    # The book's case: unscaled input at lr 1e-2. The loss grows ~700x a step but stays finite for a dozen epochs;
+    # past 1e4x the first training loss, the run is stopped and recorded diverged.
+    cfg = compose_cfg("data=thermometer", "optimizer.lr=1e-2", "~logger")
     with pytest.raises(SystemExit) as exit_info:
         guarded_run(cfg, lambda record: train(cfg, record))
     assert exit_info.value.code == 1
     metrics = read_metrics(tmp_path)
-    assert metrics["status"] == "diverged"
-    # The loss grows ~800x per epoch and overflows float32 after a dozen epochs; the run stops right there.
-    assert 5 < metrics["diverged_epoch"] < 30
-    assert len(metrics["history"]) == metrics["diverged_epoch"]  # no epoch after the one that diverged
+    assert metrics["status"] == "diverged" and metrics["diverged_epoch"] == 1
+    assert len(metrics["history"]) == metrics["diverged_epoch"]  # no record after the one that diverged
     err = capsys.readouterr().err
-    assert f"epoch {metrics['diverged_epoch']}" in err and "smaller learning rate" in err and "input_scale" in err
+    assert "epoch 1" in err and "smaller learning rate" in err and "input_scale" in err
+    assert "max_loss_ratio" in err
+
+
+def test_without_a_ratio_only_a_non_finite_loss_counts(compose_cfg, tmp_path):
+    cfg = compose_cfg(
+        "data=thermometer",
+        "optimizer.lr=1e-2",
+        "trainer.max_epochs=100",
+        "~logger",
+        "callbacks.divergence.max_loss_ratio=null",
+    )
+    with pytest.raises(SystemExit):
+        guarded_run(cfg, lambda record: train(cfg, record))
+    metrics = read_metrics(tmp_path)
+    # ~700x a step overflows float32 after a dozen epochs; the run stops right there.
+    assert metrics["status"] == "diverged" and 5 < metrics["diverged_epoch"] < 30
+    assert "NaN" in metrics["error"] or "inf" in metrics["error"]
 
 
 @pytest.mark.parametrize(

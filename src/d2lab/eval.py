@@ -10,8 +10,9 @@ import hydra
 from omegaconf import DictConfig, OmegaConf
 
 import d2lab.resolvers  # noqa: F401  (registers ${len:...})
-from d2lab.checkpoints import resolve_ckpt_path
-from d2lab.errors import ConfigError, check_choice
+from d2lab.build import build_run
+from d2lab.checkpoints import check_fits, read_checkpoint, resolve_ckpt_path
+from d2lab.errors import check_choice
 from d2lab.paths import config_dir
 from d2lab.run_record import guarded_run, quiet_lightning
 
@@ -31,27 +32,6 @@ def training_config(cfg: DictConfig, ckpt_path: str) -> DictConfig:
     return built
 
 
-def check_fits(task, state_dict: dict, cfg: DictConfig) -> None:
-    """Refuse a checkpoint whose tensors do not match the model the config builds, naming each difference."""
-    own = task.state_dict()
-    missing = sorted(set(own) - set(state_dict))
-    unexpected = sorted(set(state_dict) - set(own))
-    shapes = [
-        f"{k} is {list(state_dict[k].shape)} in the checkpoint but {list(v.shape)} in the model"
-        for k, v in own.items()
-        if k in state_dict and state_dict[k].shape != v.shape
-    ]
-    problems = shapes + [f"{k} is missing from the checkpoint" for k in missing[:5]]
-    problems += [f"the checkpoint has {k}, which the model lacks" for k in unexpected[:5]]
-    if problems:
-        raise ConfigError(
-            f"The checkpoint does not fit model {cfg.model._target_.split('.')[-1]} as configured: "
-            + "; ".join(problems)
-            + ". Leave out the model/data overrides so the training run's own config is used, "
-            "or evaluate a checkpoint of a run with this config."
-        )
-
-
 def write_predictions(outputs: list[dict], folder: str, fmt: str) -> Path:
     import torch
 
@@ -69,21 +49,15 @@ def write_predictions(outputs: list[dict], folder: str, fmt: str) -> Path:
 
 
 def evaluate(cfg: DictConfig, record: dict) -> dict:
-    import lightning as L
-    import torch
-    from hydra.utils import instantiate
-
     quiet_lightning()
     check_choice("predict_format", cfg.predict_format, ("csv", "pt"))
     ckpt_path = resolve_ckpt_path(cfg.ckpt_path, cfg.paths.log_dir, cfg.train_task_name)
     built = training_config(cfg, ckpt_path)
-    L.seed_everything(built.seed, verbose=False)
-    datamodule = instantiate(built.data)
-    task = instantiate(built.task, net=instantiate(built.model), optimizer=instantiate(built.optimizer))
-    checkpoint = torch.load(ckpt_path, map_location="cpu", weights_only=False)
-    check_fits(task, checkpoint["state_dict"], built)
+    run = build_run(built, loggers=False, callbacks=False, enable_progress_bar=False)
+    datamodule, task, trainer = run.datamodule, run.task, run.trainer
+    checkpoint = read_checkpoint(ckpt_path)
+    check_fits(task, checkpoint["state_dict"], built, ckpt_path)
     task.load_state_dict(checkpoint["state_dict"])
-    trainer = instantiate(built.trainer, logger=False, callbacks=[], enable_progress_bar=False)
     trainer.test(task, datamodule=datamodule, verbose=False)
     summary: dict = {"ckpt_path": ckpt_path, "monitor": task.monitor, **task.test_results}
     if cfg.predict:

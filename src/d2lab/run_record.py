@@ -31,12 +31,10 @@ def is_multirun() -> bool:
 def quiet_lightning() -> None:
     """Lightning sets its loggers to INFO on import (after Hydra configured logging): GPU/TPU lines, tips.
     Some of its warnings say nothing about d2lab runs: a torch deprecation inside Lightning, "few workers",
-    which in-memory batches never need, and two about RegressionTask's `dataloader_iter` step: that it is
-    experimental, and what happens if a step takes more than one item (it takes one)."""
+    which in-memory batches never need, and "fewer training batches than the logging interval": d2lab logs its
+    metrics at each validation and `train/loss_step` every log_every_n_steps optimizer steps, across epochs."""
     warnings.filterwarnings(
-        "ignore",
-        message=".*(LeafSpec|does not have many workers|`dataloader_iter` argument in the `training_step`"
-        "|using the `dataloader_iter` step flavor).*",
+        "ignore", message=".*(LeafSpec|does not have many workers|is smaller than the logging interval).*"
     )
     for name in ("lightning.pytorch", "lightning.fabric"):
         logging.getLogger(name).setLevel(logging.WARNING)
@@ -90,6 +88,8 @@ def guarded_run(cfg: DictConfig, body: Callable[[dict], dict]) -> float:
             return math.nan
         if user_error is None:
             raise
+        if os.environ.get("HYDRA_FULL_ERROR") == "1":  # the library errors behind the paragraph, for a bug report
+            traceback.print_exception(exc)
         print(f"\nd2lab: {record['status']}: {user_error}", file=sys.stderr)
         raise SystemExit(1) from None
     path = write_metrics(cfg.paths.output_dir, record)

@@ -11,17 +11,11 @@ import hydra
 from omegaconf import DictConfig, OmegaConf
 
 import d2lab.resolvers  # noqa: F401  (registers ${len:...})
-from d2lab.checkpoints import TEST_CHECKPOINTS, checkpoint_to_test, resolve_ckpt_path
+from d2lab.build import build_run
+from d2lab.checkpoints import TEST_CHECKPOINTS, check_resumable, checkpoint_to_test, resolve_ckpt_path
 from d2lab.errors import check_choice
 from d2lab.paths import config_dir
 from d2lab.run_record import guarded_run, is_multirun, quiet_lightning
-
-
-def instantiate_all(group: DictConfig | None) -> list:
-    """Instantiate every entry of a group such as `callbacks` or `logger`; null entries are skipped."""
-    from hydra.utils import instantiate
-
-    return [instantiate(c) for c in (group or {}).values() if c is not None and "_target_" in c]
 
 
 def flat_hparams(cfg: DictConfig) -> dict[str, object]:
@@ -45,25 +39,18 @@ def flat_hparams(cfg: DictConfig) -> dict[str, object]:
 
 def train(cfg: DictConfig, record: dict) -> dict:
     """Build everything from `cfg`, fit and test; `record` gets the history as it grows."""
-    import lightning as L
-    from hydra.utils import instantiate
     from lightning.pytorch.loggers import TensorBoardLogger
 
     check_choice("test_ckpt", cfg.get("test_ckpt", "best"), TEST_CHECKPOINTS)  # before fit, so no run is lost
     quiet_lightning()
-    L.seed_everything(cfg.seed, workers=True, verbose=False)
-    datamodule = instantiate(cfg.data)
-    net = instantiate(cfg.model)
-    task = instantiate(
-        cfg.task, net=net, optimizer=instantiate(cfg.optimizer), scheduler=instantiate(cfg.get("scheduler"))
-    )
-    record.update(monitor=task.monitor, mode=task.mode, history=task.history)
-    loggers = instantiate_all(cfg.get("logger"))
     quiet = {"enable_progress_bar": False} if is_multirun() else {}  # one bar per job is noise in a sweep
-    callbacks = instantiate_all(cfg.get("callbacks"))
-    trainer = instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False, **quiet)
+    run = build_run(cfg, **quiet)
+    datamodule, task, trainer, history = run.datamodule, run.task, run.trainer, run.history.records
+    record.update(monitor=task.monitor, mode=task.mode, history=history)
 
     ckpt_path = resolve_ckpt_path(cfg.get("ckpt_path"), cfg.paths.log_dir, cfg.task_name, cfg.paths.output_dir)
+    if ckpt_path:
+        check_resumable(ckpt_path, task, cfg)  # a bad or crafted file is refused here, not mid-fit
     record["checkpoints"] = str(Path(cfg.paths.output_dir) / "checkpoints")
     if cfg.get("train", True):
         trainer.fit(task, datamodule=datamodule, ckpt_path=ckpt_path)
@@ -73,16 +60,20 @@ def train(cfg: DictConfig, record: dict) -> dict:
         trainer.test(task, datamodule=datamodule, ckpt_path=tested, verbose=False)
 
     record.pop("history")  # re-added last, so metrics.json reads summary first
-    # callback_metrics also come back from ddp_spawn workers, where task.history stays behind
+    # callback_metrics also come back from ddp_spawn workers, where the history stays behind
     summary: dict = {k: float(v) for k, v in trainer.callback_metrics.items() if "/" in k and v.numel() == 1}
+    summary.pop("train/loss_step", None)
     summary.update(best=task.best if task.best is not None else summary.get(f"{task.monitor}_best"))
-    summary["epochs"] = len(task.history) or trainer.current_epoch
-    if task.first_step_s is not None:
-        summary["time/first_step_s"] = task.first_step_s
-    if task.history:
-        last = task.history[-1]
+    summary["epochs"] = history[-1]["epoch"] + 1 if history else trainer.current_epoch
+    summary["steps"] = history[-1]["step"] if history else trainer.global_step
+    if run.history.first_step_s is not None:
+        summary["time/first_step_s"] = run.history.first_step_s
+    if history:
+        last = history[-1]
         summary.update({k: v for k, v in last.items() if "/" in k})
-        summary["time/epoch_s"] = statistics.median(h["epoch_s"] for h in task.history)
+        epoch_seconds = [h["epoch_s"] for h in history if "epoch_s" in h]
+        if epoch_seconds:
+            summary["time/epoch_s"] = statistics.median(epoch_seconds)
         summary["time/fit_s"] = last["time_s"]
     summary.update(task.test_results)
     summary.update(getattr(task, "fit_report", {}))
@@ -95,7 +86,7 @@ def train(cfg: DictConfig, record: dict) -> dict:
             logger.log_hyperparams(flat_hparams(cfg))
             logger.log_metrics(final_metrics)
         logger.finalize("success")  # flush the HParams row now: the trainer closed its writer before it
-    summary["history"] = task.history
+    summary["history"] = history
     return summary
 
 

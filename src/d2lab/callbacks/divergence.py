@@ -1,41 +1,94 @@
-"""Stop a run as soon as its training loss stops being finite."""
+"""Stop a run as soon as its loss blows up: NaN, infinite, or finite but far above where it started."""
+
+import math
 
 import lightning as L
 import torch
 
 from d2lab.errors import DivergedError
 
+HINT = (
+    "Try a smaller learning rate (optimizer.lr), or scale the inputs (for thermometer: data.input_scale=0.1 "
+    "or data.input_scale=standardize)."
+)
+
 
 class DivergenceGuard(L.Callback):
-    """Flags a non-finite loss without a device sync per step: the flag is read every `check_every` steps
-    and at the end of each epoch, then the run stops with a `DivergedError`."""
+    """A run has diverged when a training loss is NaN or infinite, when a training or validation loss is more
+    than `max_loss_ratio` times the run's first training loss (taken as at least 1, so a tiny start does not
+    make every later loss look huge), or when a parameter is no longer finite. `max_loss_ratio=null` checks
+    only for non-finite values.
 
-    def __init__(self, check_every: int = 16) -> None:
+    The training losses are folded into one flag on the device and read every `check_every` steps and at each
+    validation and epoch end, so there is no host sync per step."""
+
+    def __init__(self, check_every: int = 16, max_loss_ratio: float | None = 1e4) -> None:
         self.check_every = max(int(check_every), 1)
-        self._bad: torch.Tensor | None = None
+        self.max_loss_ratio = max_loss_ratio
+        self.first_loss: float | None = None
+        self.worst: torch.Tensor | None = None  # the largest training loss since the last check (NaN sticks)
 
-    def on_train_epoch_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
-        self._bad = None
+    def limit(self) -> float:
+        if self.max_loss_ratio is None or self.first_loss is None:
+            return float("inf")
+        return self.max_loss_ratio * max(abs(self.first_loss), 1.0)
+
+    def blew_up(self, loss: float) -> bool:
+        return not math.isfinite(loss) or loss > self.limit()
 
     def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx: int) -> None:
         loss = outputs["loss"] if isinstance(outputs, dict) else outputs
         if loss is None:
             return
-        bad = ~torch.isfinite(loss.detach()).all()
-        self._bad = bad if self._bad is None else self._bad | bad
+        loss = loss.detach().float().max()
+        if self.first_loss is None:
+            self.first_loss = float(loss)  # one host sync per run
+        # torch.maximum propagates NaN, so a NaN anywhere since the last check is still seen at the check
+        self.worst = loss if self.worst is None else torch.maximum(self.worst, loss)
         if (batch_idx + 1) % self.check_every == 0:
-            self._check(trainer)
+            self.check_training_loss(trainer)
+
+    def on_validation_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        if trainer.sanity_checking or trainer.state.fn != "fit":
+            return
+        self.check_training_loss(trainer)
+        val_loss = trainer.callback_metrics.get("val/loss")
+        if val_loss is not None and self.blew_up(float(val_loss)):
+            self.fail(trainer, f"the validation loss reached {float(val_loss):.4g}")
+        self.check_parameters(trainer, pl_module)
 
     def on_train_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
-        self._check(trainer)
+        self.check_training_loss(trainer)
+        self.check_parameters(trainer, pl_module)
 
-    def _check(self, trainer: L.Trainer) -> None:
-        if self._bad is not None and bool(self._bad):
-            epoch, step = trainer.current_epoch, trainer.global_step
-            raise DivergedError(
-                f"Training diverged: the training loss became NaN or infinite in epoch {epoch} "
-                f"(by optimizer step {step}). Try a smaller learning rate (optimizer.lr), or scale the "
-                "inputs (for thermometer: data.input_scale=0.1 or data.input_scale=standardize).",
-                epoch=epoch,
-                step=step,
+    def check_training_loss(self, trainer: L.Trainer) -> None:
+        if self.worst is None:
+            return
+        worst, self.worst = float(self.worst), None
+        if self.blew_up(worst):
+            self.fail(trainer, f"the training loss reached {worst:.4g}")
+
+    def check_parameters(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        params = [p.detach().isfinite().all() for p in pl_module.parameters()]
+        if params and not bool(torch.stack(params).all()):
+            self.fail(trainer, "a parameter is no longer finite")
+
+    def fail(self, trainer: L.Trainer, what: str) -> None:
+        epoch, step = trainer.current_epoch, trainer.global_step
+        bound = ""
+        if self.first_loss is not None and self.max_loss_ratio is not None and "reached" in what:
+            bound = (
+                f", past {self.max_loss_ratio:g}× the first training loss {self.first_loss:.4g} "
+                "(callbacks.divergence.max_loss_ratio)"
             )
+        raise DivergedError(
+            f"Training diverged in epoch {epoch} (by optimizer step {step}): {what}{bound}. {HINT}",
+            epoch=epoch,
+            step=step,
+        )
+
+    def state_dict(self) -> dict:
+        return {"first_loss": self.first_loss}
+
+    def load_state_dict(self, state_dict: dict) -> None:
+        self.first_loss = state_dict.get("first_loss")

@@ -15,8 +15,9 @@ class TensorBatches:
 
     - `steps_per_call=K > 1` yields lists of K consecutive minibatches, which a task runs as K optimizer
       steps inside one Lightning step (Lightning's ~0.5 ms per step dominates tiny models).
-    - Epoch e's order depends only on (seed, e), and where an iteration starts comes from `position()`,
-      the number of items the run has consumed so far: a resumed run continues mid-epoch exactly.
+    - Epoch e's order depends only on (seed, e), and where an iteration starts comes from `position()`:
+      the epoch and how many of its items the run has consumed, so a resumed run continues mid-epoch exactly.
+      Without `position`, each iteration is the next epoch from its start.
     - `rank`/`world_size` give each process its equal share of every batch (DDP): together the
       processes see the same global batches as one process would.
     """
@@ -31,7 +32,7 @@ class TensorBatches:
         steps_per_call: int = 1,
         rank: int = 0,
         world_size: int = 1,
-        position: Callable[[], int] | None = None,
+        position: Callable[[], tuple[int, int]] | None = None,
     ) -> None:
         if not tensors or any(len(t) != len(tensors[0]) for t in tensors):
             raise ValueError("TensorBatches needs tensors of equal length")
@@ -42,9 +43,8 @@ class TensorBatches:
         self.seed = seed
         self.steps_per_call = steps_per_call
         self.rank, self.world_size = rank, world_size
-        self.position = position  # items consumed so far in the run; None: count what this loader yields
-        self.epoch = 0  # the epoch being iterated
-        self._yielded = 0
+        self.position = position
+        self.epoch = -1  # the epoch being iterated
 
     @property
     def num_batches(self) -> int:
@@ -56,13 +56,11 @@ class TensorBatches:
 
     def __iter__(self) -> Iterator[tuple[Tensor, ...] | list[tuple[Tensor, ...]]]:
         # A generator: the start is read at the first next(), after every earlier batch was consumed.
-        self.epoch, skip = divmod(self.position() if self.position else self._yielded, len(self))
+        self.epoch, skip = self.position() if self.position else (self.epoch + 1, 0)
         items = batches = self.batches(self.epoch)
         if self.steps_per_call > 1:  # lists of K consecutive batches
             items = iter(lambda: list(islice(batches, self.steps_per_call)), [])
-        for item in islice(items, skip, None):
-            self._yielded += 1
-            yield item
+        yield from islice(items, skip, None)
 
     def batches(self, epoch: int) -> Iterator[tuple[Tensor, ...]]:
         tensors = self.tensors

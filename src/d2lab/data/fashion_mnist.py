@@ -173,4 +173,6 @@ class FashionMNISTData(InMemoryDataModule):
 
     def on_after_batch_transfer(self, batch: tuple[Tensor, Tensor], dataloader_idx: int) -> tuple[Tensor, Tensor]:
         images, labels = batch
-        return self.transform(images), labels
+        x = self.transform(images)
+        # Lightning converted the batch to the run's precision before this hook, when it was still uint8.
+        return (self.trainer.precision_plugin.convert_input(x) if self.trainer else x), labels

@@ -47,7 +47,7 @@ class InMemoryDataModule(L.LightningDataModule):
         self.train_set: tuple[Tensor, Tensor] | None = None
         self.val_set: tuple[Tensor, Tensor] | None = None
         self.test_set: tuple[Tensor, Tensor] | None = None
-        self._consumed = 0  # training batches (Lightning steps) taken so far in the run
+        self.consumed = (0, 0)  # (epoch, training batches it has handed to Lightning steps so far)
 
     def load(self) -> tuple[Tensor, Tensor]:
         raise NotImplementedError
@@ -85,20 +85,28 @@ class InMemoryDataModule(L.LightningDataModule):
         return TensorBatches(
             *self.train_set,
             batch_size=self.batch_size,
-            shuffle=True,
+            # Lightning's overfit_batches reuses the same first batches every epoch; it can only turn off the
+            # shuffling of a torch DataLoader's sampler, so this loader turns off its own.
+            shuffle=not (self.trainer and self.trainer.overfit_batches),
             seed=self.seed,
             # DDP needs one backward per forward, so there each Lightning step is one optimizer step.
             steps_per_call=self.steps_per_call if world_size == 1 else 1,
             rank=rank,
             world_size=world_size,
-            position=(lambda: self._consumed) if self.trainer else None,
+            position=self.position if self.trainer else None,
         )
 
-    # --- exact resume: count the training batches the run consumed, and checkpoint that count ---------------
+    # --- exact resume: count the training batches each epoch consumed, and checkpoint that count -----------
+    def position(self) -> tuple[int, int]:
+        """Where the current epoch's iteration starts: (epoch, batches of it already consumed)."""
+        epoch, consumed = self.consumed
+        epoch_now = self.trainer.current_epoch
+        return epoch_now, consumed if epoch == epoch_now else 0
+
     def on_before_batch_transfer(self, batch, dataloader_idx: int):
-        # Called once per batch a training step takes; a batch the fetcher prefetched is not counted yet.
+        # Lightning calls this once per batch a training step takes (a batch it prefetched is not counted yet).
         if self.trainer is not None and self.trainer.training:
-            self._consumed += 1
+            self.consumed = self.trainer.current_epoch, self.position()[1] + 1
         return batch
 
     def transfer_batch_to_device(self, batch, device: torch.device, dataloader_idx: int):
@@ -110,10 +118,11 @@ class InMemoryDataModule(L.LightningDataModule):
         return super().transfer_batch_to_device(batch, device, dataloader_idx)
 
     def state_dict(self) -> dict[str, int]:
-        return {"consumed_batches": self._consumed}
+        epoch, consumed = self.consumed
+        return {"epoch": epoch, "consumed_batches": consumed}
 
     def load_state_dict(self, state_dict: dict[str, int]) -> None:
-        self._consumed = state_dict["consumed_batches"]
+        self.consumed = state_dict["epoch"], state_dict["consumed_batches"]
 
     def val_dataloader(self) -> TensorBatches:
         return TensorBatches(*self.val_set, batch_size=max(self.batch_size, 1024))

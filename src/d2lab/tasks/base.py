@@ -1,9 +1,7 @@
-"""What every d2lab task shares: optimizer and schedule from config, per-epoch metrics, history, best value."""
+"""What every d2lab task shares: optimizer and schedule from config, the loss and metrics of each stage, best value."""
 
 import logging
-import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from functools import partial
 
 import lightning as L
@@ -13,7 +11,6 @@ from torchmetrics import MetricCollection
 
 from d2lab.errors import ConfigError, check_choice
 from d2lab.optim.schedules import Constant, Schedule
-from d2lab.process_clock import seconds_since_process_start
 from d2lab.tasks.running_mean import RunningMean
 
 log = logging.getLogger("d2lab")
@@ -35,20 +32,12 @@ def check_optimizer(optimizer: Callable) -> None:
         raise ConfigError(f"The optimizer config for {name} is invalid: {exc}") from exc
 
 
-@dataclass
-class EpochState:
-    """What a task notes during an epoch (clock readings, the epoch's lr), kept in a plain object: assigning an
-    attribute of an nn.Module goes through its __setattr__, ~4.5 µs each on a small CPU."""
-
-    fit_start: float = 0.0
-    epoch_start: float = 0.0
-    val_start: float = 0.0
-    val_seconds: float = 0.0  # validation time inside the current training epoch
-    lr: float = 0.0
-
-
 class Task(L.LightningModule):
-    """Subclasses define `loss(y_hat, y)` and `make_metrics()`; `monitor`/`mode` name the optimized metric."""
+    """Subclasses define `loss(y_hat, y)` and `make_metrics()`; `monitor`/`mode` name the optimized metric.
+
+    Metrics are epoch means, published at each validation and each epoch's end through `publish`. The train
+    metrics seen at a validation are the means over the epoch's minibatches so far (the book's Animator view).
+    `examples_seen` counts training examples over the run (all processes), for the history's x-axis."""
 
     def __init__(
         self,
@@ -64,7 +53,7 @@ class Task(L.LightningModule):
         check_optimizer(optimizer)
         self.net = net
         self.optimizer_factory = optimizer
-        # A constant schedule needs no LR scheduler: its wrapper around optimizer.step costs ~7 µs a step.
+        # A constant schedule needs no LR scheduler: its wrapper around optimizer.step costs time every step.
         self.schedule = None if isinstance(scheduler, Constant) else scheduler
         self.monitor = monitor
         self.mode = mode
@@ -74,21 +63,14 @@ class Task(L.LightningModule):
         self.stage_metrics = nn.ModuleDict({f"{s}_": self.make_metrics() for s in STAGES})
         for metric in (*self.loss_meters.values(), *self.stage_metrics.values()):
             metric.persistent(True)  # an epoch's running sums go into checkpoints: exact mid-epoch resume
+        names = self.metric_names()
+        if monitor not in names:
+            raise ConfigError(
+                f"task.monitor={monitor!r} is not a metric this task publishes. Valid choices: {', '.join(names)}."
+            )
         self.best: float | None = None
-        self.history: list[dict[str, float]] = []
+        self.examples_seen = 0
         self.test_results: dict[str, float] = {}
-        self.first_step_s: float | None = None
-        self._first_step_seen = False
-        self._last_val: dict[str, float] = {}
-        self._epoch = EpochState()
-
-    def __setattr__(self, name: str, value: object) -> None:
-        # Lightning sets `_current_fx_name` before and after every hook it calls, ~30 times an epoch; through
-        # nn.Module.__setattr__ that costs ~4.5 µs each on a small CPU. It is a plain string attribute.
-        if name == "_current_fx_name":
-            object.__setattr__(self, name, value)
-        else:
-            super().__setattr__(name, value)
 
     # --- what a subclass provides -------------------------------------------------------------------
     def loss(self, y_hat: Tensor, y: Tensor) -> Tensor:
@@ -96,6 +78,11 @@ class Task(L.LightningModule):
 
     def make_metrics(self) -> MetricCollection:
         return MetricCollection({})
+
+    def metric_names(self) -> list[str]:
+        """The metrics `monitor` may name: each stage's loss and its metrics, at train and validation."""
+        names = ["loss", *self.stage_metrics["val_"].keys()]
+        return [f"{stage}/{name}" for stage in ("val", "train") for name in names]
 
     # --- steps -------------------------------------------------------------------------------------
     def forward(self, x: Tensor) -> Tensor:
@@ -109,12 +96,15 @@ class Task(L.LightningModule):
         return loss
 
     def update_metrics(self, stage: str, loss: Tensor, y_hat: Tensor, y: Tensor) -> None:
-        self.loss_meters[f"{stage}_"].update(loss.detach(), weight=len(y))
+        self.loss_meters[f"{stage}_"].update(loss, weight=len(y))
         if self.stage_metrics[f"{stage}_"]:
             self.stage_metrics[f"{stage}_"].update(y_hat.detach(), y)
 
     def training_step(self, batch: tuple[Tensor, Tensor], batch_idx: int) -> Tensor:
-        return self.shared_step(batch, "train")
+        self.count_examples(len(batch[1]))
+        loss = self.shared_step(batch, "train")
+        self.log_step_losses(loss.detach().view(1), first_step=self.global_step + 1)
+        return loss
 
     def validation_step(self, batch: tuple[Tensor, Tensor], batch_idx: int) -> None:
         self.shared_step(batch, "val")
@@ -126,79 +116,67 @@ class Task(L.LightningModule):
         x, y = batch
         return {"output": self.net(x), "target": y}
 
+    def log_step_losses(self, losses: Tensor, first_step: int) -> None:
+        """`train/loss_step` at every `trainer.log_every_n_steps`-th optimizer step, as Lightning's docs describe
+        that flag; `losses` are the losses of optimizer steps first_step, first_step + 1, ..."""
+        every = self.trainer.log_every_n_steps
+        if not every or not self.trainer.loggers or not self.trainer.is_global_zero:
+            return
+        for i in range(-first_step % every, len(losses), every):
+            for logger in self.trainer.loggers:
+                logger.log_metrics({"train/loss_step": float(losses[i])}, step=first_step + i)
+
+    def count_examples(self, local_examples: int) -> None:
+        # Each process takes an equal share of every global batch (see TensorBatches).
+        self.examples_seen += local_examples * self.trainer.world_size
+
     # --- per-epoch metrics ---------------------------------------------------------------------------
-    def compute_stage(self, stage: str) -> dict[str, Tensor]:
+    def compute_stage(self, stage: str, reset: bool = True) -> dict[str, Tensor]:
         loss_meter, metrics = self.loss_meters[f"{stage}_"], self.stage_metrics[f"{stage}_"]
-        values = {f"{stage}/loss": loss_meter.compute_and_reset()}
-        if metrics:  # an empty collection still costs ~20 µs to compute and reset
+        values = {f"{stage}/loss": loss_meter.compute()}
+        if metrics:  # an empty collection still costs time to compute and reset
             values.update({f"{stage}/{k}": v for k, v in metrics.compute().items()})
+        if reset:
+            loss_meter.reset()
             metrics.reset()
         return values
 
-    def on_fit_start(self) -> None:
-        self._epoch.fit_start = time.perf_counter()
-
-    def on_train_batch_start(self, batch, batch_idx: int) -> None:
-        if not self._first_step_seen:  # start-up cost as a user feels it: process start to first step
-            self._first_step_seen = True
-            self.first_step_s = seconds_since_process_start()  # None where /proc is unavailable
-
-    def on_train_epoch_start(self) -> None:
-        state = self._epoch
-        state.epoch_start = time.perf_counter()
-        state.val_seconds = 0.0
-        state.lr = float(self.optimizers().param_groups[0]["lr"])  # Lightning steps the schedule before epoch end
-
     def on_validation_model_zero_grad(self) -> None:
-        # Lightning frees the gradients before validating by walking every submodule, metrics included
-        # (~40 µs); only the net holds parameters.
+        # Lightning frees the gradients before validating by walking every submodule, metrics included;
+        # only the net holds parameters.
         self.net.zero_grad()
 
-    def on_validation_epoch_start(self) -> None:
-        self._epoch.val_start = time.perf_counter()
-
     def on_validation_epoch_end(self) -> None:
-        self._epoch.val_seconds += time.perf_counter() - self._epoch.val_start
-        if self.trainer.sanity_checking:
-            self.compute_stage("val")
-            return
         values = self.compute_stage("val")
+        if self.trainer.sanity_checking:
+            return
         current = values.get(self.monitor)
         current = None if current is None else float(current)
         if current is not None and current == current:  # NaN never becomes the best
             better = min if self.mode == "min" else max
             self.best = current if self.best is None else better(self.best, current)
             values[f"{self.monitor}_best"] = self.best
-        self._last_val = self.publish(values)
-        self._last_val.pop(f"{self.monitor}_best", None)  # the history keeps per-epoch values only
+        if self.trainer.state.fn == "fit" and self.loss_meters["train_"].update_called:
+            values.update(self.compute_stage("train", reset=False))  # the epoch so far
+        self.publish(values)
 
     def on_train_epoch_end(self) -> None:
-        now, state = time.perf_counter(), self._epoch
         values = self.compute_stage("train")
-        values["lr"] = state.lr
-        record = {
-            "epoch": self.current_epoch,
-            "time_s": now - state.fit_start,
-            "epoch_s": now - state.epoch_start - state.val_seconds,  # training only: validation excluded
-            **self.publish(values),
-        }
+        values["lr"] = float(self.optimizers().param_groups[0]["lr"])
         if not self.automatic_optimization:
             self.step_schedulers("epoch")
-        record.update(self._last_val)
-        self.history.append(record)
+        self.publish(values)
 
     def on_test_epoch_end(self) -> None:
         self.test_results = self.publish(self.compute_stage("test"))
 
     def publish(self, values: dict[str, Tensor | float]) -> dict[str, float]:
-        """Per-epoch metrics straight to `callback_metrics` (checkpoints, early stopping) and the loggers;
+        """Epoch means straight to `callback_metrics` (checkpoints, early stopping, the history) and the loggers;
         returns them as floats.
 
-        `self.log` costs ~5 ms a call on this CPU, more than a whole airfoil epoch at batch 100; metrics
-        here are already epoch means (torchmetrics syncs them across processes), so nothing is lost.
-        """
+        `self.log` would reduce them again and costs more than a whole small epoch; these are already epoch
+        means (torchmetrics syncs them across processes), so nothing is lost."""
         floats = {k: float(v) for k, v in values.items()}
-        # The computed 0-dim tensors go in as they are; only plain numbers need a tensor (~8 µs each).
         self.trainer.callback_metrics.update(
             {k: v if isinstance(v, Tensor) else torch.tensor(v) for k, v in values.items()}
         )
@@ -208,15 +186,12 @@ class Task(L.LightningModule):
         return floats
 
     def on_save_checkpoint(self, checkpoint: dict) -> None:
-        checkpoint["d2lab"] = {"history": self.history, "best": self.best, "last_val": self._last_val}
+        checkpoint["d2lab"] = {"best": self.best, "examples_seen": self.examples_seen}
 
     def on_load_checkpoint(self, checkpoint: dict) -> None:
-        if self._trainer is not None and self.trainer.state.fn != "fit":
-            return  # testing best.ckpt after fit: keep this run's full history, not the one saved at that epoch
         state = checkpoint.get("d2lab", {})
-        self.history[:] = state.get("history", [])  # the same list object: the run record points at it
         self.best = state.get("best")
-        self._last_val = state.get("last_val", {})
+        self.examples_seen = state.get("examples_seen", 0)
 
     # --- optimizer and schedule ----------------------------------------------------------------------
     def configure_optimizers(self):
@@ -233,16 +208,15 @@ class Task(L.LightningModule):
         if self.schedule.interval == "epoch":
             total = self.trainer.max_epochs if self.trainer.max_epochs and self.trainer.max_epochs > 0 else 1
         else:
-            total = int(self.trainer.estimated_stepping_batches)
-            steps_per_call = getattr(self.trainer.datamodule, "steps_per_call", 1)
-            if steps_per_call > 1:  # Lightning counts calls; each call holds up to steps_per_call optimizer steps
-                per_epoch = self.trainer.datamodule.train_dataloader().num_batches
-                total = per_epoch * max(self.trainer.max_epochs, 1)
+            total = self.optimizer_steps_in_run()
         scheduler = self.schedule.build(optimizer, total)
         return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": self.schedule.interval}}
+
+    def optimizer_steps_in_run(self) -> int:
+        """How many optimizer steps fit will take, for a schedule counted in steps."""
+        return int(self.trainer.estimated_stepping_batches)
 
     def step_schedulers(self, interval: str) -> None:
         """Manual optimization steps its own schedules; automatic optimization leaves this to Lightning."""
         if self.schedule is not None and self.schedule.interval == interval:
-            scheduler = self.lr_schedulers()
-            scheduler.step()
+            self.lr_schedulers().step()

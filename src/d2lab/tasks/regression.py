@@ -1,7 +1,6 @@
 """Regression with the book's squared loss, ½·(ŷ − y)², averaged over the batch."""
 
 import logging
-from collections.abc import Iterator
 
 import torch
 from torch import Tensor
@@ -12,70 +11,61 @@ from d2lab.tasks.base import Task
 log = logging.getLogger("d2lab")
 
 
-def count_optimizer_steps(trainer, n: int) -> None:
-    """Advance `trainer.global_step` for steps taken on the bare torch optimizer (manual optimization counts
-    only the steps of Lightning's wrapper), so max_steps, checkpoints and logs see every optimizer step."""
-    trainer.fit_loop.epoch_loop.manual_optimization.optim_step_progress.increment_by(n)  # ready and completed
-
-
 def _fmt(values: list[float]) -> str:
     return "[" + ", ".join(f"{v:.4f}" for v in values) + "]"
 
 
 class RegressionTask(Task):
-    """Logs ½·MSE as `loss` and plain `mse`. A net with `manual_grad=True` is trained without autograd."""
+    """Logs ½·MSE as `loss` and plain `mse`. A net with `manual_grad=True` is trained without autograd.
+
+    Two ways through a training step, chosen before fit by `d2lab.fast_path`:
+    - grouped (`data.steps_per_call` > 1): each batch is a list of consecutive minibatches, and the step runs
+      one exact optimizer step per minibatch under manual optimization: Lightning's per-step cost is paid once
+      per group, and the parameters equal a plain PyTorch loop's bit for bit;
+    - one minibatch per step: automatic optimization, so every Trainer flag (gradient clipping, accumulation,
+      ...) works as Lightning documents it. A `manual_grad` net always takes the manual path.
+    """
 
     def __init__(self, net, optimizer, scheduler=None, **kwargs) -> None:
         super().__init__(net, optimizer, scheduler, **kwargs)
-        # Manual optimization lets one Lightning step run many exact SGD steps (see TensorBatches).
-        self.automatic_optimization = False
         self.manual_grad = getattr(net, "manual_grad", False)
+        self.automatic_optimization = not self.manual_grad
+        self.plain_backward = False  # may autograd's backward stand in for manual_backward? (d2lab.fast_path)
         self.fit_report: dict[str, object] = {}
-        self._weights_cache: dict[tuple, tuple[Tensor, float]] = {}
+        self.weights_cache: dict[tuple, Tensor] = {}
 
     def loss(self, y_hat: Tensor, y: Tensor) -> Tensor:
         return 0.5 * torch.mean((y_hat - y) ** 2)
 
-    def compute_stage(self, stage: str) -> dict[str, Tensor]:
-        values = super().compute_stage(stage)
+    def compute_stage(self, stage: str, reset: bool = True) -> dict[str, Tensor]:
+        values = super().compute_stage(stage, reset)
         # The loss is ½·MSE averaged with batch-size weights, so MSE needs no second pass over the outputs.
         values[f"{stage}/mse"] = 2 * values[f"{stage}/loss"]
         return values
 
-    def training_step(self, dataloader_iter: Iterator) -> Tensor:
-        # Lightning hands over its loader iterator when the step asks for `dataloader_iter`: that skips its
-        # prefetching and its per-step signature inspection, ~0.3 ms a step on a small CPU, 3% of an airfoil epoch
-        # at batch 100. The form is marked experimental but unchanged since Lightning 2.0; tests pin its behaviour.
-        # What callbacks see changes with it: on_train_batch_start gets the previous batch (None first), and
-        # on_train_batch_end the batch as the loader yielded it, before it moved to the device.
-        return self.fit_minibatches(self.next_batch(dataloader_iter))
+    def metric_names(self) -> list[str]:
+        return [f"{stage}/{name}" for stage in ("val", "train") for name in ("loss", "mse")]
 
-    def next_batch(self, dataloader_iter: Iterator) -> tuple[Tensor, Tensor] | list[tuple[Tensor, Tensor]]:
-        """The next training item, prepared as Lightning prepares a batch it passes: precision, then the batch
-        hooks (the data module counts what training consumed, for exact resume), then the device."""
-        batch, _, _ = next(dataloader_iter)
-        trainer = self.trainer
-        batch = trainer.precision_plugin.convert_input(batch)
-        batch = self._on_before_batch_transfer(batch, dataloader_idx=0)
-        return trainer.strategy.batch_to_device(batch, dataloader_idx=0)
+    def training_step(self, batch: tuple[Tensor, Tensor] | list[tuple[Tensor, Tensor]], batch_idx: int) -> Tensor:
+        if self.automatic_optimization:
+            return super().training_step(batch, batch_idx)
+        return self.fit_minibatches(batch if isinstance(batch, list) else [batch])
 
-    def fit_minibatches(self, batch: tuple[Tensor, Tensor] | list[tuple[Tensor, Tensor]]) -> Tensor:
-        """One exact optimizer step per minibatch; a list is TensorBatches' steps_per_call minibatches.
-
-        On one process the steps skip Lightning's per-step hooks, which cost more than the step itself for a
-        linear model; under DDP they go through manual_backward so gradients are synced."""
-        minibatches = batch if isinstance(batch, list) else [batch]
-        lean = self.trainer.world_size == 1
-        optimizer = self.optimizers()
-        # The bare torch optimizer's own methods: LightningOptimizer's wrappers cost ~25 µs a call here.
-        step = optimizer.optimizer.step if lean else optimizer.step
-        zero_grad = optimizer.optimizer.zero_grad if lean else optimizer.zero_grad
-        backward = Tensor.backward if lean else self.manual_backward
-        # Looked up once per call, not per minibatch: an nn.Module attribute costs ~2.5 µs to find here.
+    def fit_minibatches(self, minibatches: list[tuple[Tensor, Tensor]]) -> Tensor:
+        """One exact optimizer step per minibatch, through Lightning's optimizer wrapper (which counts the step
+        in `global_step` and calls the optimizer hooks) and, where needed, `manual_backward`. Stops at
+        `max_steps`."""
+        max_steps = self.trainer.max_steps
+        if max_steps >= 0:
+            minibatches = minibatches[: max(max_steps - self.global_step, 0)]
+        optimizer, first_step = self.optimizers(), self.global_step + 1
+        # Looked up once per call, not per minibatch: nn.Module attribute look-ups are slow next to a tiny step.
         net, loss_fn, manual_grad = self.net, self.loss, self.manual_grad
+        backward = Tensor.backward if self.plain_backward else self.manual_backward
+        stepped_schedule = self.schedule is not None and self.schedule.interval == "step"
         losses = []
         for x, y in minibatches:
-            zero_grad()
+            optimizer.zero_grad()
             if manual_grad:
                 with torch.no_grad():
                     y_hat = net(x)
@@ -84,26 +74,33 @@ class RegressionTask(Task):
             else:
                 loss = loss_fn(net(x), y)
                 backward(loss)
-            step()
-            self.step_schedulers("step")
-            # Detached once, below (a detach per step is one more op to dispatch); backward already freed the
-            # tensors each loss's graph saved, so keeping the losses costs little.
+            optimizer.step()
+            if stepped_schedule:
+                self.lr_schedulers().step()
+            # Detached once, below; backward already freed the tensors each loss's graph saved.
             losses.append(loss)
-        if lean:
-            count_optimizer_steps(self.trainer, len(losses))
         with torch.no_grad():
             losses = torch.stack(losses)
-        weights, total = self._batch_weights(tuple(len(y) for _, y in minibatches), losses.device)
-        self.loss_meters["train_"].add(losses, weights, total)
+        sizes = tuple(len(y) for _, y in minibatches)
+        self.loss_meters["train_"].update(losses, self.batch_weights(sizes, losses.device))
+        self.count_examples(sum(sizes))
+        self.log_step_losses(losses, first_step)
         return losses.mean()
 
-    def _batch_weights(self, sizes: tuple[int, ...], device: torch.device) -> tuple[Tensor, float]:
-        """The minibatch sizes as a float64 tensor on `device`, and their sum, cached: a call's sizes repeat every
-        epoch, and building the tensor from a list costs ~30 µs."""
+    def batch_weights(self, sizes: tuple[int, ...], device: torch.device) -> Tensor:
+        """The minibatch sizes as a float64 tensor on `device`, cached: a group's sizes repeat every epoch."""
         key = (sizes, device)
-        if key not in self._weights_cache:
-            self._weights_cache[key] = torch.tensor(sizes, dtype=torch.float64, device=device), float(sum(sizes))
-        return self._weights_cache[key]
+        if key not in self.weights_cache:
+            self.weights_cache[key] = torch.tensor(sizes, dtype=torch.float64, device=device)
+        return self.weights_cache[key]
+
+    def optimizer_steps_in_run(self) -> int:
+        """Lightning counts training steps; a grouped step holds several optimizer steps, one per minibatch."""
+        loader = self.trainer.datamodule.train_dataloader() if self.trainer.datamodule else None
+        if loader is None or getattr(loader, "steps_per_call", 1) == 1:
+            return super().optimizer_steps_in_run()
+        total = loader.num_batches * max(self.trainer.max_epochs, 1)
+        return min(total, self.trainer.max_steps) if self.trainer.max_steps >= 0 else total
 
     def on_fit_end(self) -> None:
         if not hasattr(self.net, "weight_and_bias"):

@@ -1,0 +1,95 @@
+"""The run's history for metrics.json: one record per validation, and the run's clocks."""
+
+import time
+
+import lightning as L
+
+from d2lab.process_clock import seconds_since_process_start
+
+
+class RunHistory(L.Callback):
+    """Each record has `epoch`, `step` (optimizer steps so far), `examples` (training examples so far), `time_s`
+    (seconds of fit, continued across a resume), `lr`, and the epoch means published at that validation: `val/*`,
+    and `train/*` over the epoch's minibatches so far. The record of an epoch's last validation also gets
+    `epoch_s`, the epoch's training seconds with validation left out. An epoch without a validation gets a
+    record of its own, with its `train/*` metrics.
+
+    `first_step_s` is the start-up a user feels: from process start to the first training step."""
+
+    def __init__(self) -> None:
+        self.records: list[dict] = []
+        self.first_step_s: float | None = None
+        self.time_offset = 0.0  # seconds of fit before a resume
+        self.restored: list[dict] | None = None
+        self.fit_start = self.epoch_start = self.val_start = self.val_seconds = 0.0
+        self.unrecorded_epoch: tuple[int, float] | None = None  # (epoch, epoch_s) still waiting for its metrics
+
+    # --- clocks ------------------------------------------------------------------------------------
+    def on_fit_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        if self.restored is not None:  # fit resumed from a checkpoint: go on from its history
+            self.records[:] = self.restored  # the same list: a failed run's record points at it
+            self.time_offset = self.records[-1]["time_s"] if self.records else 0.0
+            self.restored = None
+        self.fit_start = time.perf_counter()
+
+    def seconds(self) -> float:
+        return self.time_offset + time.perf_counter() - self.fit_start
+
+    def on_train_batch_start(self, trainer: L.Trainer, pl_module: L.LightningModule, batch, batch_idx: int) -> None:
+        if self.first_step_s is None:
+            self.first_step_s = seconds_since_process_start()  # None where /proc is unavailable
+
+    def on_train_epoch_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        self.record_unrecorded_epoch(trainer)
+        self.epoch_start = time.perf_counter()
+        self.val_seconds = 0.0
+
+    def on_validation_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        self.val_start = time.perf_counter()
+
+    # --- records -----------------------------------------------------------------------------------
+    def on_validation_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        if trainer.sanity_checking or trainer.state.fn != "fit":
+            return
+        self.val_seconds += time.perf_counter() - self.val_start
+        self.records.append(self.snapshot(trainer, pl_module, ("train/", "val/")))
+
+    def on_train_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        # Lightning calls this before the task's own epoch end, which publishes the epoch's train metrics.
+        epoch_s = time.perf_counter() - self.epoch_start - self.val_seconds
+        last = self.records[-1] if self.records else None
+        if last is not None and last["epoch"] == trainer.current_epoch and last["step"] == trainer.global_step:
+            last["epoch_s"] = epoch_s  # the epoch ended with a validation, which saw all of its minibatches
+        else:
+            self.unrecorded_epoch = (trainer.current_epoch, epoch_s)
+
+    def on_train_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        self.record_unrecorded_epoch(trainer)
+
+    def record_unrecorded_epoch(self, trainer: L.Trainer) -> None:
+        if self.unrecorded_epoch is not None:
+            epoch, epoch_s = self.unrecorded_epoch
+            self.records.append({**self.snapshot(trainer, None, ("train/",)), "epoch": epoch, "epoch_s": epoch_s})
+            self.unrecorded_epoch = None
+
+    def snapshot(self, trainer: L.Trainer, pl_module: L.LightningModule | None, prefixes: tuple[str, ...]) -> dict:
+        module = pl_module or trainer.lightning_module
+        record = {
+            "epoch": trainer.current_epoch,
+            "step": trainer.global_step,
+            "examples": getattr(module, "examples_seen", None),
+            "time_s": self.seconds(),
+            "lr": float(trainer.optimizers[0].param_groups[0]["lr"]) if trainer.optimizers else None,
+        }
+        for key, value in trainer.callback_metrics.items():
+            if key.startswith(prefixes) and not key.endswith(("_best", "_step")) and value.numel() == 1:
+                record[key] = float(value)
+        return record
+
+    # --- checkpoints -------------------------------------------------------------------------------
+    def state_dict(self) -> dict:
+        return {"records": self.records, "first_step_s": self.first_step_s}
+
+    def load_state_dict(self, state_dict: dict) -> None:
+        # Applied when fit starts: testing best.ckpt after fit must not rewind this run's history to that epoch.
+        self.restored = list(state_dict.get("records", []))
