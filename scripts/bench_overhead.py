@@ -2,8 +2,10 @@
 
 Both do the same optimizer steps on the same data (same shuffles, same batches, same lr); the figure is
 seconds per training epoch, the median over epochs and repeats. d2lab's epoch is timed from the outside, from
-one `on_train_epoch_start` to the next, so all of Lightning's per-epoch work counts; only the validation run
-(from Lightning's `on_validation_start` to `on_validation_end`), which the raw loop does not do, is taken out.
+one `on_train_epoch_start` to the next, so all of Lightning's per-epoch work counts; validation, which the raw loop
+does not do, is off (`limit_val_batches=0`). For scale, the table also times a bare LightningModule: the raw
+loop's steps on the bare torch optimizer inside one `training_step`, nothing counted or logged, the least any
+LightningModule can cost here.
 
     python scripts/bench_overhead.py --batch-sizes 1 10 100
 """
@@ -15,6 +17,7 @@ import tempfile
 import time
 import warnings
 
+import lightning as L
 import torch
 from lightning.pytorch.callbacks import Callback
 
@@ -26,28 +29,60 @@ LR = {1: 0.005, 10: 0.05, 100: 0.4}  # the book's airfoil learning rates
 
 
 class EpochClock(Callback):
-    """Wall seconds per training epoch, start to next start, minus the validation run in between."""
-
-    _val_start = 0.0
+    """Wall seconds per training epoch, from one epoch's start to the next."""
 
     periods: list[float] = []  # the last run's, read by d2lab_epoch_seconds
 
     def __init__(self) -> None:
         EpochClock.periods = []
         self._start: float | None = None
-        self._val_s = 0.0
-
-    def on_validation_start(self, trainer, pl_module) -> None:
-        self._val_start = time.perf_counter()
-
-    def on_validation_end(self, trainer, pl_module) -> None:
-        self._val_s += time.perf_counter() - self._val_start
 
     def on_train_epoch_start(self, trainer, pl_module) -> None:
         now = time.perf_counter()
         if self._start is not None:
-            EpochClock.periods.append(now - self._start - self._val_s)
-        self._start, self._val_s = now, 0.0
+            EpochClock.periods.append(now - self._start)
+        self._start = now
+
+
+class BareModule(L.LightningModule):
+    """The raw loop's steps for a whole epoch in one training step, on the bare torch optimizer: no metrics, no
+    history, and `global_step` left at 0. What Lightning's own epoch loop costs, and nothing else."""
+
+    def __init__(self, lr: float) -> None:
+        super().__init__()
+        self.net = LinearNet(in_features=5)
+        self.lr = lr
+        self.automatic_optimization = False
+
+    def configure_optimizers(self):
+        return torch.optim.SGD(self.parameters(), lr=self.lr)
+
+    def training_step(self, batch, batch_idx: int) -> None:
+        optimizer, net = self.optimizers().optimizer, self.net
+        for x, y in batch:
+            optimizer.zero_grad()
+            loss = 0.5 * torch.mean((net(x) - y) ** 2)
+            loss.backward()
+            optimizer.step()
+
+
+def bare_epoch_seconds(batch_size: int, epochs: int, seed: int = 0) -> float:
+    from d2lab.run_record import quiet_lightning
+
+    quiet_lightning()
+    torch.manual_seed(seed)
+    datamodule = Airfoil(batch_size=batch_size, seed=seed, steps_per_call="auto")
+    trainer = L.Trainer(
+        max_epochs=epochs,
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        limit_val_batches=0,
+        callbacks=[EpochClock()],
+    )
+    trainer.fit(BareModule(LR.get(batch_size, 0.05)), datamodule=datamodule)
+    return statistics.median(EpochClock.periods[1:])
 
 
 class NoWorkTask(RegressionTask):
@@ -101,6 +136,7 @@ def d2lab_epoch_seconds(batch_size: int, epochs: int, seed: int = 0, *overrides:
         "~logger",
         "callbacks=none",
         "trainer.enable_checkpointing=false",
+        "+trainer.limit_val_batches=0",  # the raw loop does not validate: neither does d2lab here
         "test=false",
         f"+callbacks.epoch_clock._target_={__name__}.EpochClock",
         *overrides,
@@ -131,13 +167,14 @@ def measure(batch_sizes: list[int], epochs: int, repeats: int) -> list[dict]:
     rows = []
     for batch_size in batch_sizes:
         n = epochs_for(batch_size, epochs)
-        raw, ours, plain, floor = [], [], [], []
+        raw, ours, plain, floor, bare = [], [], [], [], []
         for repeat in range(repeats):
             # The raw loop's first epoch warms up; d2lab's periods already start at the second.
             raw.append(statistics.median(raw_epoch_seconds(batch_size, n, seed=repeat)[0][1:-1]))
             ours.append(d2lab_median_epoch(batch_size, n, repeat))
             plain.append(d2lab_median_epoch(batch_size, n, repeat, "data.steps_per_call=1"))
             floor.append(d2lab_median_epoch(batch_size, n, repeat, f"task._target_={__name__}.NoWorkTask"))
+            bare.append(bare_epoch_seconds(batch_size, n, seed=repeat) / raw[-1])
         ratios = [o / r for o, r in zip(ours, raw, strict=True)]
         rows.append(
             {
@@ -150,6 +187,7 @@ def measure(batch_sizes: list[int], epochs: int, repeats: int) -> list[dict]:
                 "ratio": statistics.median(ratios),
                 "ratio_range": (min(ratios), max(ratios)),
                 "one_step_ratio": statistics.median(p / r for p, r in zip(plain, raw, strict=True)),
+                "bare_ratio": statistics.median(bare),
             }
         )
     return rows
@@ -158,15 +196,17 @@ def measure(batch_sizes: list[int], epochs: int, repeats: int) -> list[dict]:
 def table(rows: list[dict]) -> str:
     lines = [
         "| batch size | epochs per repeat | raw loop s/epoch | d2lab s/epoch | ratio | ratio, repeats "
-        "| d2lab, 1 step per Lightning step | ratio | d2lab epoch with no training work |",
-        "| --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+        "| d2lab, 1 step per Lightning step | ratio | d2lab epoch with no training work "
+        "| bare LightningModule, ratio |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
     for r in rows:
         low, high = r["ratio_range"]
         lines.append(
             f"| {r['batch_size']} | {r['epochs']} | {r['raw_s']:.4f} | {r['d2lab_s']:.4f} | **{r['ratio']:.2f}×** "
             f"| {low:.2f}–{high:.2f}× "
-            f"| {r['one_step_per_call_s']:.4f} | {r['one_step_ratio']:.2f}× | {r['floor_s']:.4f} |"
+            f"| {r['one_step_per_call_s']:.4f} | {r['one_step_ratio']:.2f}× | {r['floor_s']:.4f} "
+            f"| {r['bare_ratio']:.2f}× |"
         )
     return "\n".join(lines)
 

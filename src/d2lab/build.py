@@ -8,7 +8,8 @@ from typing import TYPE_CHECKING
 
 from omegaconf import DictConfig
 
-from d2lab.config_checks import check_config, explained
+from d2lab.config_checks import check_config
+from d2lab.library_errors import explained
 
 if TYPE_CHECKING:  # Lightning takes seconds to import: `--help` and config errors should not wait for it
     import lightning as L

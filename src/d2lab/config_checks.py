@@ -1,12 +1,11 @@
-"""Checks on a composed config, run before anything is built, and library errors turned into one paragraph.
+"""Checks on a composed config, run before anything is built.
 
 `check_config` reads the config top to bottom the way `build_run` will use it: the top-level values, whether the
 model fits the data, whether every interpolation resolves, the ranges of the values d2lab's users type, the types
 each `_target_`'s signature asks for, and whether the accelerator exists here. Each refusal is one ConfigError
 that names the key, the bad value and what is valid.
 
-`explained` covers what only a library can tell (a strategy's name, how many GPUs there are): around one group's
-instantiation, a validation error of Hydra, OmegaConf, Lightning or torch becomes the same kind of paragraph.
+What only a library can tell (a strategy's name, how many GPUs there are) is left to `d2lab.library_errors`.
 """
 
 import importlib
@@ -14,19 +13,18 @@ import importlib.util
 import inspect
 import math
 import re
-import traceback
 import types
 import typing
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager, suppress
+from contextlib import suppress
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
-from omegaconf import DictConfig, ListConfig, OmegaConf
+from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
-from d2lab.errors import ConfigError, find_user_error
+from d2lab.errors import ConfigError
 from d2lab.paths import config_dir
 
 BUILT = ("data", "model", "optimizer", "scheduler", "task", "trainer", "logger", "callbacks")  # what build_run makes
@@ -479,42 +477,6 @@ def check_accelerator(trainer: dict) -> None:
             )
 
 
-# --- library errors while building one group -------------------------------------------------------------------
-@cache
-def library_folders() -> tuple[str, ...]:
-    """Where the libraries whose validation errors `explained` rephrases live."""
-    folders = []
-    for name in ("hydra", "omegaconf", "lightning", "lightning_fabric", "pytorch_lightning", "torch", "torchmetrics"):
-        spec = importlib.util.find_spec(name)
-        if spec is not None and spec.submodule_search_locations:
-            folders.extend(str(Path(p)) + "/" for p in spec.submodule_search_locations)
-    return tuple(folders)
-
-
-def innermost(exc: BaseException) -> BaseException:
-    """The first error of a chain of explicit causes (Hydra wraps what a target raised in InstantiationException)."""
-    seen = set()
-    while exc.__cause__ is not None and id(exc) not in seen:
-        seen.add(id(exc))
-        exc = exc.__cause__
-    return exc
-
-
-def is_validation_error(exc: BaseException) -> bool:
-    """A library refusing a value: an OmegaConf or Lightning misconfiguration, Hydra's own complaint, or a
-    ValueError/TypeError raised inside hydra, omegaconf, lightning or torch. The same errors raised by d2lab's
-    own code are bugs (d2lab raises ConfigError for bad values) and keep their traceback."""
-    from hydra.errors import InstantiationException
-    from lightning.fabric.utilities.exceptions import MisconfigurationException
-
-    if isinstance(exc, OmegaConfBaseException | MisconfigurationException | InstantiationException):
-        return True
-    if not isinstance(exc, ValueError | TypeError):
-        return False
-    frames = traceback.extract_tb(exc.__traceback__)
-    return bool(frames) and frames[-1].filename.startswith(library_folders())
-
-
 def first_line(exc: BaseException) -> str:
     """The library's own words, on one line. OmegaConf adds full_key/object_type lines: its first line says it."""
     lines = [line.strip() for line in str(exc).strip().splitlines() if line.strip()]
@@ -522,63 +484,3 @@ def first_line(exc: BaseException) -> str:
         return type(exc).__name__
     text = lines[0] if isinstance(exc, OmegaConfBaseException) else " ".join(lines[:3])
     return (text[:400] + " ...") if len(text) > 400 else text.rstrip(".")
-
-
-def leaves(node: object, where: str = "") -> Iterator[tuple[str, object]]:
-    if isinstance(node, dict):
-        for key, value in node.items():
-            if not (str(key).startswith("_") and str(key).endswith("_")):
-                yield from leaves(value, f"{where}.{key}" if where else str(key))
-    elif isinstance(node, list) and any(isinstance(v, dict) for v in node):
-        for i, value in enumerate(node):
-            yield from leaves(value, f"{where}[{i}]")
-    else:
-        yield where, node
-
-
-def key_in_message(node: DictConfig | ListConfig | None, message: str) -> tuple[str, object] | None:
-    """The key of `node` the library's message is about: the longest key named in it (preferring one whose value
-    is named too), else a key whose string value is named (accelerator='gpu' for "No supported gpu backend")."""
-    if node is None:
-        return None
-    try:
-        plain = OmegaConf.to_container(node, resolve=True)
-    except OmegaConfBaseException:
-        plain = OmegaConf.to_container(node, resolve=False)
-
-    def named(word: str) -> bool:
-        return re.search(rf"(?<![\w]){re.escape(word)}(?![\w])", message, re.IGNORECASE) is not None
-
-    found = [(path, value) for path, value in leaves(plain) if path and named(path.rsplit(".", 1)[-1])]
-    if found:
-        return max(found, key=lambda pv: (named(str(pv[1])), len(pv[0].rsplit(".", 1)[-1])))
-    by_value = [(p, v) for p, v in leaves(plain) if p and isinstance(v, str) and len(v) > 1 and named(v)]
-    return by_value[0] if by_value else None
-
-
-@contextmanager
-def explained(group: str, node: DictConfig | None = None) -> Iterator[None]:
-    """Inside, an error that Hydra, OmegaConf, Lightning or torch raise while building `group` becomes a
-    ConfigError naming the key; anything else passes through unchanged."""
-    try:
-        yield
-    except Exception as exc:
-        if find_user_error(exc) is not None:
-            raise  # already one paragraph (a data module's ConfigError, inside Hydra's wrapper)
-        cause = innermost(exc)
-        if not is_validation_error(cause):
-            raise
-        message = first_line(cause)
-        full_key = getattr(cause, "full_key", None)
-        found = key_in_message(node, message)
-        if isinstance(cause, OmegaConfBaseException) and full_key:
-            head = f"{full_key} is invalid"
-        elif found:
-            head = f"{group}.{found[0]}={shown(found[1])} is invalid"
-        else:
-            head = f"The {group} config is invalid"
-        choice = f"{group}={choice_name(group, node)} " if isinstance(node, DictConfig) else ""
-        raise ConfigError(
-            f"{head}: {message}. See the {group} values with `python -m d2lab.train {choice}--cfg job "
-            f"--package {group}`."
-        ) from exc  # chained: HYDRA_FULL_ERROR=1 can show the library's whole traceback

@@ -14,7 +14,7 @@ class TensorBatches:
     epoch, so each batch is a free view rather than a gather, and no worker processes are needed.
 
     - `steps_per_call=K > 1` yields lists of K consecutive minibatches, which a task runs as K optimizer
-      steps inside one Lightning step (Lightning's ~0.5 ms per step dominates tiny models).
+      steps inside one Lightning step (Lightning's per-step cost dominates tiny models).
     - Epoch e's order depends only on (seed, e), and where an iteration starts comes from `position()`:
       the epoch and how many of its items the run has consumed, so a resumed run continues mid-epoch exactly.
       Without `position`, each iteration is the next epoch from its start.
@@ -68,7 +68,7 @@ class TensorBatches:
             generator = torch.Generator().manual_seed((self.seed * 1_000_003 + epoch) % 2**63)
             order = torch.randperm(len(tensors[0]), generator=generator).to(tensors[0].device)
             tensors = tuple(t[order] for t in tensors)
-        # split() cuts all of a tensor's views in one call; slicing batch by batch costs ~3.5 µs a view.
+        # split() cuts all of a tensor's views in one call, cheaper than slicing batch by batch (docs/benchmarks.md).
         for batch in islice(zip(*(t.split(self.batch_size) for t in tensors), strict=True), self.num_batches):
             if self.world_size > 1:
                 batch = tuple(t.tensor_split(self.world_size)[self.rank] for t in batch)

@@ -53,7 +53,7 @@ class Task(L.LightningModule):
         check_optimizer(optimizer)
         self.net = net
         self.optimizer_factory = optimizer
-        # A constant schedule needs no LR scheduler: its wrapper around optimizer.step costs time every step.
+        # A constant schedule needs no LR scheduler: nothing to step each epoch or step, nothing to checkpoint.
         self.schedule = None if isinstance(scheduler, Constant) else scheduler
         self.monitor = monitor
         self.mode = mode

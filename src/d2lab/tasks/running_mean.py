@@ -21,7 +21,7 @@ class RunningMean(Metric):
         """`value` is one mean or a vector of means; `weight` is how many examples each one covers.
 
         The sum is taken in float64, which autocast leaves alone, so bf16 or fp16 training still logs an exact,
-        finite mean. In place: assigning a state would go through nn.Module.__setattr__ (see docs/benchmarks.md)."""
+        finite mean. The states are added to in place rather than reassigned, which nn.Module makes slow."""
         value = value.detach().double()
         weight = torch.as_tensor(weight, dtype=torch.float64, device=value.device)
         if weight.ndim == 0:
