@@ -158,3 +158,13 @@ def test_debug_limit_and_overfit_do_what_they_say_on_regression_data(train_cfg, 
     assert limited["steps"] == 2 * min(5, per_epoch)
     overfit, _ = train_cfg(f"data={data}", "~logger", "debug=overfit", "callbacks=none", "trainer.max_epochs=4")
     assert overfit["steps"] == 4 * min(3, per_epoch)
+
+
+@pytest.mark.parametrize("flag", ["+trainer.gradient_clip_val=1.0", "+trainer.accumulate_grad_batches=2"])
+def test_a_flag_that_needs_autograd_is_refused_for_hand_computed_gradients(train_cfg, flag):
+    from d2lab.errors import ConfigError
+
+    with pytest.raises(ConfigError) as info:
+        train_cfg("model=linear_scratch", "model.manual_grad=true", "~logger", flag)
+    key = flag.lstrip("+").split("=")[0]
+    assert key in str(info.value) and "model.manual_grad=false" in str(info.value)

@@ -14,6 +14,8 @@ import lightning as L
 from lightning.pytorch.callbacks import LearningRateMonitor
 from omegaconf import DictConfig
 
+from d2lab.errors import ConfigError
+
 log = logging.getLogger("d2lab")
 
 
@@ -64,6 +66,13 @@ def choose_steps_per_call(
             )
             requested = 1
         datamodule.steps_per_call = requested
+    if getattr(task, "manual_grad", False) and (trainer.gradient_clip_val or trainer.accumulate_grad_batches != 1):
+        flag = "gradient_clip_val" if trainer.gradient_clip_val else "accumulate_grad_batches"
+        raise ConfigError(
+            f"trainer.{flag}={getattr(trainer, flag)} needs Lightning's automatic optimization, but "
+            "model.manual_grad=true computes the gradients by hand, under manual optimization. Use "
+            f"model.manual_grad=false (autograd, the same result), or leave out trainer.{flag}."
+        )
     if hasattr(task, "manual_grad"):  # regression: manual optimization where a step holds several minibatches
         task.automatic_optimization = requested == 1 and not task.manual_grad
         task.plain_backward = can_skip_backward_hooks(trainer)

@@ -5,7 +5,7 @@ import math
 import lightning as L
 import torch
 
-from d2lab.errors import DivergedError
+from d2lab.errors import DivergedError, check_whole_number
 
 HINT = (
     "Try a smaller learning rate (optimizer.lr), or scale the inputs (for thermometer: data.input_scale=0.1 "
@@ -23,7 +23,7 @@ class DivergenceGuard(L.Callback):
     validation and epoch end, so there is no host sync per step."""
 
     def __init__(self, check_every: int = 16, max_loss_ratio: float | None = 1e4) -> None:
-        self.check_every = max(int(check_every), 1)
+        self.check_every = check_whole_number("callbacks.divergence.check_every", check_every)
         self.max_loss_ratio = max_loss_ratio
         self.first_loss: float | None = None
         self.worst: torch.Tensor | None = None  # the largest training loss since the last check (NaN sticks)

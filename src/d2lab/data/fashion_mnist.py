@@ -15,7 +15,7 @@ from torchvision.datasets import FashionMNIST
 from torchvision.datasets.utils import extract_archive
 
 from d2lab.data.in_memory import InMemoryDataModule
-from d2lab.errors import ConfigError, DataMissingError
+from d2lab.errors import ConfigError, DataMissingError, check_whole_number
 
 log = logging.getLogger("d2lab")
 FILES = (
@@ -103,11 +103,12 @@ class FashionMNISTData(InMemoryDataModule):
                 f"data.num_classes={num_classes!r}, data.in_channels={in_channels!r}: Fashion-MNIST has 10 "
                 "classes of 1-channel images; change the model's shape, not the data's."
             )
-        if isinstance(resize, bool) or not isinstance(resize, int) or resize < 28:
-            raise ConfigError(
-                f"data.resize={resize!r} is invalid: it must be a whole number of pixels >= 28 "
-                "(28 keeps the original images; the book uses 96 for ResNet and DenseNet)."
-            )
+        check_whole_number(
+            "data.resize",
+            resize,
+            28,
+            " (pixels; 28 keeps the original images, the book uses 96 for ResNet and DenseNet)",
+        )
         # configs pass data.num_features for flat models (softmax regression); it is set by the image size
         if num_features is not None and num_features != in_channels * resize * resize:
             raise ConfigError(

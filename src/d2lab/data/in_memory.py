@@ -5,7 +5,7 @@ import torch
 from torch import Tensor
 
 from d2lab.data.batches import TensorBatches
-from d2lab.errors import ConfigError
+from d2lab.errors import ConfigError, check_whole_number
 
 # `auto` groups minibatches until a call holds ~2048 examples: enough work to hide Lightning's per-step cost.
 AUTO_EXAMPLES_PER_CALL = 2048
@@ -14,12 +14,9 @@ AUTO_EXAMPLES_PER_CALL = 2048
 def resolve_steps_per_call(steps_per_call: int | str, batch_size: int) -> int:
     if steps_per_call == "auto":
         return max(1, AUTO_EXAMPLES_PER_CALL // batch_size)
-    if isinstance(steps_per_call, bool) or not isinstance(steps_per_call, int) or steps_per_call < 1:
-        raise ConfigError(
-            f"data.steps_per_call={steps_per_call!r} is invalid: use a whole number >= 1 (optimizer steps per "
-            "Lightning step) or auto."
-        )
-    return steps_per_call
+    return check_whole_number(
+        "data.steps_per_call", steps_per_call, 1, " (optimizer steps per Lightning step), or auto"
+    )
 
 
 class InMemoryDataModule(L.LightningDataModule):
@@ -33,8 +30,7 @@ class InMemoryDataModule(L.LightningDataModule):
         self, batch_size: int, val_fraction: float = 0.2, seed: int = 0, steps_per_call: int | str = 1
     ) -> None:
         super().__init__()
-        if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
-            raise ConfigError(f"data.batch_size={batch_size!r} is invalid: it must be a whole number >= 1.")
+        check_whole_number("data.batch_size", batch_size)
         if not 0 <= val_fraction < 1:
             raise ConfigError(
                 f"data.val_fraction={val_fraction!r} is invalid: it must be in [0, 1); "

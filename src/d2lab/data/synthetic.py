@@ -4,7 +4,7 @@ import torch
 from torch import Tensor
 
 from d2lab.data.in_memory import InMemoryDataModule
-from d2lab.errors import ConfigError
+from d2lab.errors import ConfigError, check_whole_number
 
 
 class SyntheticRegression(InMemoryDataModule):
@@ -25,16 +25,16 @@ class SyntheticRegression(InMemoryDataModule):
         super().__init__(batch_size=batch_size, val_fraction=val_fraction, seed=seed, steps_per_call=steps_per_call)
         generator = torch.Generator().manual_seed(seed)
         if w is None:
-            if not num_features or num_features < 1:
-                raise ConfigError("data.w=null needs data.num_features >= 1 to draw a random w.")
+            check_whole_number(
+                "data.num_features", num_features, 1, " (data.w=null draws a random w of that many entries)"
+            )
             w = torch.randn(num_features, generator=generator).tolist()
         if num_features is not None and num_features != len(w):
             raise ConfigError(
                 f"data.num_features={num_features} does not match data.w={list(w)} ({len(w)} entries). "
                 "Set one of them only, or data.w=null to draw a random w of num_features entries."
             )
-        if num_examples < 2:
-            raise ConfigError(f"data.num_examples={num_examples} is invalid: it must be at least 2.")
+        check_whole_number("data.num_examples", num_examples, 2)
         self.true_w = torch.tensor(list(w), dtype=torch.float32)
         self.true_b = float(b)
         self.num_features = len(w)
