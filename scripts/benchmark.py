@@ -99,19 +99,19 @@ def section_a(repeats: int, epochs: int) -> str:
         [
             "## (a) Framework overhead: LinearNet on airfoil, seconds per training epoch",
             "",
-            f"d2lab's own `train()` (composed config, Lightning Trainer, logging and checkpoints off) against a "
-            "hand-written PyTorch loop doing the same SGD steps on the same batches. d2lab's epoch is timed from the "
-            "outside, from one `on_train_epoch_start` to the next, so all of Lightning's per-epoch work counts; only "
-            "Lightning's validation loop, which the raw loop does not run, is subtracted. "
-            f"{repeats} repeats of at least {epochs} epochs each, more for small batches so that a repeat times "
-            "~0.5 s of raw work (`epochs per repeat`); each repeat's first epoch warms up. Seconds per epoch are "
-            "the median over repeats of each repeat's median. The ratio is taken within each repeat, where the raw "
-            "loop and d2lab run back to back, so a shared machine's drift cancels; the table gives its median and, "
-            "beside it, the range over repeats. "
+            f"d2lab's own `train()` (composed config, Lightning Trainer, logging, checkpoints and validation off) "
+            "against a hand-written PyTorch loop doing the same SGD steps on the same batches. d2lab's epoch is timed "
+            "from the outside, from one `on_train_epoch_start` to the next, so all of Lightning's per-epoch work "
+            f"counts. {repeats} repeats of at least {epochs} epochs each, more for small batches so that a repeat "
+            "times ~0.5 s of raw work (`epochs per repeat`); each repeat's first epoch warms up. Seconds per epoch "
+            "are the median over repeats of each repeat's median. The ratio is taken within each repeat, where the "
+            "raw loop and d2lab run back to back, so a shared machine's drift cancels; the table gives its median "
+            "and, beside it, the range over repeats. "
             "`1 step per Lightning step` is d2lab with `data.steps_per_call=1` (automatic optimization, Lightning's "
-            "standard loop), for reference. The last column is "
-            "d2lab's floor: the same run with a training step that does nothing (Lightning's loop and hooks, "
-            "d2lab's epoch-end metrics, and the batch slicing the raw loop also does).",
+            "standard loop), for reference. `no training work` is d2lab with a training step that does nothing "
+            "(Lightning's loop and hooks, d2lab's epoch-end metrics, and the batch slicing the raw loop also does). "
+            "The last column is the least any LightningModule costs here: the raw loop's steps for a whole epoch in "
+            "one `training_step` on the bare torch optimizer, with no metrics and `global_step` left uncounted.",
             "",
             table(rows),
             "",
