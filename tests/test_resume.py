@@ -91,3 +91,21 @@ def test_missing_checkpoint_is_named(tmp_path):
     result = train_run(tmp_path, "run", "ckpt_path=/no/such.ckpt")
     assert result.returncode == 1
     assert "ckpt_path='/no/such.ckpt': no such file" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_a_checkpoint_from_before_per_epoch_counts_still_resumes_exactly(tmp_path):
+    # Until d2lab counted consumed batches per epoch, a checkpoint held one count over the whole run.
+    from d2lab.train import train
+    from tests.conftest import compose_config
+
+    base = ["data=airfoil", "data.batch_size=100", "~logger", "seed=3"]
+    whole = train(compose_config(tmp_path / "whole", [*base, "trainer.max_epochs=3"]), {})
+    train(compose_config(tmp_path / "first", [*base, "trainer.max_epochs=2"]), {})
+    last = tmp_path / "first" / "checkpoints" / "last.ckpt"
+    checkpoint = torch.load(last, weights_only=True)
+    state = checkpoint["Airfoil"]
+    assert state == {"epoch": 1, "consumed_batches": 1}  # one grouped step per epoch at batch 100
+    checkpoint["Airfoil"] = {"consumed_batches": 2}  # the old form: two steps in the run so far
+    torch.save(checkpoint, last)
+    resumed = train(compose_config(tmp_path / "resumed", [*base, "trainer.max_epochs=3", f"ckpt_path={last}"]), {})
+    assert resumed["w"] == whole["w"] and resumed["b"] == whole["b"]

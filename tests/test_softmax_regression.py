@@ -52,3 +52,15 @@ def test_preset_holds_the_books_settings(compose_cfg) -> None:
     assert (cfg.data.batch_size, cfg.trainer.max_epochs, cfg.data.resize, cfg.data.normalize) == (256, 10, 28, False)
     assert (cfg.model.in_features, cfg.model.out_features) == (784, 10)
     assert cfg.task.monitor == "val/acc" and cfg.task_name == "d2l_softmax_regression"
+
+
+def test_softmax_regression_from_scratch_trains_and_refuses_hand_gradients(train_cfg, tmp_path):
+    from d2lab.errors import ConfigError, find_user_error
+
+    write_fake_fashion_mnist(tmp_path / "data")
+    small = ("data=fashion_mnist", "model=linear_scratch", "data.batch_size=16", "~logger", "callbacks=none")
+    summary, cfg = train_cfg(*small, "optimizer.lr=0.01", "trainer.max_epochs=2")
+    assert cfg.model.out_features == 10 and summary["steps"] > 0 and summary["test/acc"] >= 0
+    with pytest.raises(Exception) as info:  # Hydra wraps what the task raised
+        train_cfg(*small, "model.manual_grad=true")
+    assert isinstance(find_user_error(info.value), ConfigError) and "model.manual_grad=false" in str(info.value)

@@ -7,7 +7,9 @@ switches the run to one minibatch per step (see d2lab.fast_path), so the counts 
 import csv
 import logging
 
+import lightning as L
 import pytest
+import torch
 
 from tests.fashion_idx import write_fake_fashion_mnist
 
@@ -168,3 +170,54 @@ def test_a_flag_that_needs_autograd_is_refused_for_hand_computed_gradients(train
         train_cfg("model=linear_scratch", "model.manual_grad=true", "~logger", flag)
     key = flag.lstrip("+").split("=")[0]
     assert key in str(info.value) and "model.manual_grad=false" in str(info.value)
+
+
+class ParamDtype(L.Callback):
+    """The dtype the net's parameters trained in."""
+
+    seen: list = []
+
+    def on_train_end(self, trainer, pl_module) -> None:
+        ParamDtype.seen.append(next(pl_module.net.parameters()).dtype)
+
+
+def test_precision_64_trains_in_double(task_run):
+    ParamDtype.seen = []
+    task_run("+trainer.precision=64", f"+callbacks.dtype._target_={__name__}.ParamDtype")
+    assert ParamDtype.seen == [torch.float64]
+
+
+def test_val_check_interval_beyond_an_epoch_is_refused_before_fit(train_cfg):
+    from d2lab.errors import ConfigError
+
+    with pytest.raises(ConfigError) as info:
+        train_cfg("data=airfoil", *QUIET, "~logger", "+trainer.val_check_interval=200")
+    assert "trainer.val_check_interval=200" in str(info.value) and "has 150" in str(info.value)
+
+
+def test_an_epoch_interval_learning_rate_monitor_logs_at_optimizer_steps(train_cfg, tmp_path, caplog):
+    lr = "+callbacks.lr_monitor"
+    with caplog.at_level(logging.INFO, logger="d2lab"):
+        train_cfg(
+            "data=airfoil", *QUIET, "logger=csv", "scheduler=step",
+            f"{lr}._target_=lightning.pytorch.callbacks.LearningRateMonitor", f"{lr}.logging_interval=epoch",
+        )  # fmt: skip
+    assert "grouped fast path is off" in caplog.text
+    rows = list(csv.DictReader((tmp_path / "csv" / "metrics.csv").open()))
+    assert [int(r["step"]) for r in rows if r.get("lr-SGD")] == [0, 150]  # each epoch's start, in optimizer steps
+
+
+def test_accumulation_logs_one_step_loss_per_optimizer_step(task_run, tmp_path):
+    summary, per_epoch = task_run("logger=csv", "trainer.log_every_n_steps=1", "+trainer.accumulate_grad_batches=2")
+    rows = list(csv.DictReader((tmp_path / "csv" / "metrics.csv").open()))
+    logged = [int(r["step"]) for r in rows if r.get("train/loss_step")]
+    assert logged == list(range(1, summary["steps"] + 1))
+
+
+def test_a_step_schedule_spans_max_steps_when_epochs_are_unlimited(train_cfg):
+    summary, _ = train_cfg(
+        "data=airfoil", *QUIET, "~logger", "trainer.max_epochs=-1", "trainer.max_steps=450",
+        "scheduler=cosine", "scheduler.interval=step",
+    )  # fmt: skip
+    lrs = [h["lr"] for h in summary["history"]]
+    assert summary["steps"] == 450 and lrs[0] > 0.5 * 0.01 and lrs[1] > 0  # not used up after one epoch

@@ -5,7 +5,8 @@ Tiny regression models spend more time in Lightning's per-step machinery than in
 counts some of its flags in Lightning steps, though; under grouping those would silently count groups. A run
 that sets one of them takes one minibatch per Lightning step instead, where every flag means what Lightning's
 docs say, and the log says so. Flags counted in epochs, optimizer steps or time (max_epochs, max_steps,
-max_time, check_val_every_n_epoch, log_every_n_steps) and precision work on the grouped path as they are.
+max_time, check_val_every_n_epoch, log_every_n_steps, a checkpoint's train_time_interval) and precision work on
+the grouped path as they are.
 """
 
 import logging
@@ -40,13 +41,13 @@ def flags_counted_in_batches(trainer: L.Trainer, callbacks: DictConfig | None = 
     if trainer.accumulate_grad_batches != 1:
         flags.append(f"trainer.accumulate_grad_batches={trainer.accumulate_grad_batches}")
     for callback in trainer.callbacks:
-        if isinstance(callback, LearningRateMonitor) and callback.logging_interval != "epoch":
+        # It logs at Lightning's count of training steps, also with logging_interval=epoch.
+        if isinstance(callback, LearningRateMonitor):
             flags.append(f"LearningRateMonitor(logging_interval={callback.logging_interval!r})")
-    # ModelCheckpoint keeps its intervals private, so they are read from the config that built it.
+    # ModelCheckpoint keeps its interval private, so it is read from the config that built it.
     for key, node in (callbacks or {}).items():
-        for interval in ("every_n_train_steps", "train_time_interval"):
-            if node is not None and node.get(interval):
-                flags.append(f"callbacks.{key}.{interval}={node.get(interval)}")
+        if node is not None and node.get("every_n_train_steps"):
+            flags.append(f"callbacks.{key}.every_n_train_steps={node.get('every_n_train_steps')}")
     return flags
 
 
@@ -75,15 +76,36 @@ def choose_steps_per_call(
         )
     if hasattr(task, "manual_grad"):  # regression: manual optimization where a step holds several minibatches
         task.automatic_optimization = requested == 1 and not task.manual_grad
-        task.plain_backward = can_skip_backward_hooks(trainer)
+        task.plain_backward = can_skip_backward_hooks(trainer, task)
+    check_val_check_interval(trainer, datamodule)
     return requested
+
+
+def check_val_check_interval(trainer: L.Trainer, datamodule: L.LightningDataModule) -> None:
+    """A whole-number val_check_interval counts an epoch's training batches; Lightning refuses one larger than an
+    epoch only once fit has started, with a traceback. In-memory data knows its batches now."""
+    interval = trainer.val_check_interval
+    if not isinstance(interval, int) or trainer.check_val_every_n_epoch is None or trainer.fast_dev_run:
+        return
+    if not hasattr(datamodule, "train_set"):
+        return
+    datamodule.setup("fit")  # in-memory data is loaded once; Lightning's own setup call then finds it there
+    batches = datamodule.train_dataloader().num_batches
+    limit = trainer.overfit_batches or trainer.limit_train_batches
+    batches = min(batches, limit) if isinstance(limit, int) else int(batches * limit)
+    if interval > batches:
+        raise ConfigError(
+            f"trainer.val_check_interval={interval} counts training batches, but an epoch here has {batches}. "
+            f"Use at most {batches}, a fraction of an epoch such as 0.5, or trainer.check_val_every_n_epoch=null "
+            "to count batches across epochs."
+        )
 
 
 def overrides(obj: object, hook: str, base: type) -> bool:
     return getattr(type(obj), hook, None) is not getattr(base, hook)
 
 
-def can_skip_backward_hooks(trainer: L.Trainer) -> bool:
+def can_skip_backward_hooks(trainer: L.Trainer, task: L.LightningModule) -> bool:
     """Whether a manual step may call autograd's backward itself instead of `manual_backward`.
 
     `manual_backward` exists to scale fp16 losses, to let strategies such as DeepSpeed own the backward, and to
@@ -91,6 +113,6 @@ def can_skip_backward_hooks(trainer: L.Trainer) -> bool:
     and with no callback or task that implements those hooks, it adds only time to every optimizer step."""
     hooks = ("on_before_backward", "on_after_backward")
     hooked = any(overrides(c, h, L.Callback) for c in trainer.callbacks for h in hooks)
-    hooked |= any(overrides(trainer.lightning_module, h, L.LightningModule) for h in hooks if trainer.lightning_module)
+    hooked |= any(overrides(task, h, L.LightningModule) for h in hooks)
     single = trainer.num_devices * trainer.num_nodes == 1
     return single and not hooked and trainer.precision in ("32-true", "64-true", "bf16-mixed", "bf16-true")

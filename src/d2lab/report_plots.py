@@ -27,13 +27,27 @@ def labels(jobs: list[Job], keys: list[str]) -> list[str]:
 
 
 def curve_points(history: list[dict], metric: str) -> list[tuple[float, float, float]]:
-    """(epoch or step, seconds, value) per history record that has the metric (or the train loss)."""
+    """(epochs done, seconds, value) per history record that has the metric (the train loss where none has it).
+
+    A record of a validation inside an epoch (trainer.val_check_interval) sits at its fraction of the epoch,
+    found from the optimizer steps at the epochs' ends."""
+    if not any(metric in h for h in history):
+        metric = "train/loss"
+    ends = {h["epoch"]: h["step"] for h in history if "epoch_s" in h and "step" in h and "epoch" in h}
+
+    def epochs_done(i: int, h: dict) -> float:
+        if "epoch" not in h:
+            return h.get("step", i)
+        epoch, start = h["epoch"], ends.get(h["epoch"] - 1, 0)
+        if "step" in h and epoch in ends and ends[epoch] > start:
+            return epoch + (h["step"] - start) / (ends[epoch] - start)
+        return epoch + 1
+
     points = []
     for i, h in enumerate(history):
-        x = h["epoch"] + 1 if "epoch" in h else h.get("step", i)
-        y = h.get(metric, h.get("train/loss"))
+        y = h.get(metric)
         if isinstance(y, int | float) and math.isfinite(y):
-            points.append((x, h.get("time_s", math.nan), y))
+            points.append((epochs_done(i, h), h.get("time_s", math.nan), y))
     return points
 
 

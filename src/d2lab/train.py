@@ -62,10 +62,10 @@ def train(cfg: DictConfig, record: dict) -> dict:
     record.pop("history")  # re-added last, so metrics.json reads summary first
     # callback_metrics also come back from ddp_spawn workers, where the history stays behind
     summary: dict = {k: float(v) for k, v in trainer.callback_metrics.items() if "/" in k and v.numel() == 1}
-    summary.pop("train/loss_step", None)
     summary.update(best=task.best if task.best is not None else summary.get(f"{task.monitor}_best"))
     summary["epochs"] = history[-1]["epoch"] + 1 if history else trainer.current_epoch
-    summary["steps"] = history[-1]["step"] if history else trainer.global_step
+    if history:  # ddp_spawn leaves the history, and the workers' global_step, in the workers
+        summary["steps"] = history[-1]["step"]
     if run.history.first_step_s is not None:
         summary["time/first_step_s"] = run.history.first_step_s
     if history:

@@ -33,16 +33,19 @@ class DivergenceGuard(L.Callback):
             return float("inf")
         return self.max_loss_ratio * max(abs(self.first_loss), 1.0)
 
-    def blew_up(self, loss: float) -> bool:
-        return not math.isfinite(loss) or loss > self.limit()
+    def blew_up(self, loss: float | None, trainer: L.Trainer) -> bool:
+        """Whether a loss blew up on any process: under DDP all processes stop together, as EarlyStopping does."""
+        local = loss is not None and (not math.isfinite(loss) or loss > self.limit())
+        return trainer.strategy.reduce_boolean_decision(local, all=False)
 
     def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx: int) -> None:
         loss = outputs["loss"] if isinstance(outputs, dict) else outputs
         if loss is None:
             return
-        loss = loss.detach().float().max()
+        losses = loss.detach().float().flatten()  # a grouped regression step returns each of its steps' losses
         if self.first_loss is None:
-            self.first_loss = float(loss)  # one host sync per run
+            self.first_loss = float(losses[0])  # one host sync per run
+        loss = losses.max()
         # torch.maximum propagates NaN, so a NaN anywhere since the last check is still seen at the check
         self.worst = loss if self.worst is None else torch.maximum(self.worst, loss)
         if (batch_idx + 1) % self.check_every == 0:
@@ -53,7 +56,8 @@ class DivergenceGuard(L.Callback):
             return
         self.check_training_loss(trainer)
         val_loss = trainer.callback_metrics.get("val/loss")
-        if val_loss is not None and self.blew_up(float(val_loss)):
+        val_loss = None if val_loss is None else float(val_loss)
+        if self.blew_up(val_loss, trainer):
             self.fail(trainer, f"the validation loss reached {float(val_loss):.4g}")
         self.check_parameters(trainer, pl_module)
 
@@ -62,15 +66,15 @@ class DivergenceGuard(L.Callback):
         self.check_parameters(trainer, pl_module)
 
     def check_training_loss(self, trainer: L.Trainer) -> None:
-        if self.worst is None:
-            return
-        worst, self.worst = float(self.worst), None
-        if self.blew_up(worst):
+        worst = None if self.worst is None else float(self.worst)
+        self.worst = None
+        if self.blew_up(worst, trainer):
             self.fail(trainer, f"the training loss reached {worst:.4g}")
 
     def check_parameters(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         params = [p.detach().isfinite().all() for p in pl_module.parameters()]
-        if params and not bool(torch.stack(params).all()):
+        local = bool(params) and not bool(torch.stack(params).all())
+        if trainer.strategy.reduce_boolean_decision(local, all=False):
             self.fail(trainer, "a parameter is no longer finite")
 
     def fail(self, trainer: L.Trainer, what: str) -> None:

@@ -22,13 +22,13 @@ class RunHistory(L.Callback):
         self.time_offset = 0.0  # seconds of fit before a resume
         self.restored: list[dict] | None = None
         self.fit_start = self.epoch_start = self.val_start = self.val_seconds = 0.0
-        self.unrecorded_epoch: tuple[int, float] | None = None  # (epoch, epoch_s) still waiting for its metrics
+        self.unrecorded_epoch: dict | None = None  # an epoch without validation, waiting for its train metrics
 
     # --- clocks ------------------------------------------------------------------------------------
     def on_fit_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
-        if self.restored is not None:  # fit resumed from a checkpoint: go on from its history
-            self.records[:] = self.restored  # the same list: a failed run's record points at it
-            self.time_offset = self.records[-1]["time_s"] if self.records else 0.0
+        if self.restored is not None:  # fit resumed from a checkpoint: go on from its history and its clock
+            self.records[:] = self.restored["records"]  # the same list: a failed run's record points at it
+            self.time_offset = self.restored.get("time_s", self.records[-1]["time_s"] if self.records else 0.0)
             self.restored = None
         self.fit_start = time.perf_counter()
 
@@ -60,16 +60,17 @@ class RunHistory(L.Callback):
         last = self.records[-1] if self.records else None
         if last is not None and last["epoch"] == trainer.current_epoch and last["step"] == trainer.global_step:
             last["epoch_s"] = epoch_s  # the epoch ended with a validation, which saw all of its minibatches
-        else:
-            self.unrecorded_epoch = (trainer.current_epoch, epoch_s)
+        else:  # its clock and lr now, before Lightning steps an epoch schedule; its train metrics come next
+            self.unrecorded_epoch = {**self.snapshot(trainer, pl_module, ()), "epoch_s": epoch_s}
 
     def on_train_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         self.record_unrecorded_epoch(trainer)
 
     def record_unrecorded_epoch(self, trainer: L.Trainer) -> None:
+        """Add the epoch that ended without a validation, once the task has published its train metrics."""
         if self.unrecorded_epoch is not None:
-            epoch, epoch_s = self.unrecorded_epoch
-            self.records.append({**self.snapshot(trainer, None, ("train/",)), "epoch": epoch, "epoch_s": epoch_s})
+            metrics = self.metrics(trainer, ("train/",))
+            self.records.append({**self.unrecorded_epoch, **metrics})
             self.unrecorded_epoch = None
 
     def snapshot(self, trainer: L.Trainer, pl_module: L.LightningModule | None, prefixes: tuple[str, ...]) -> dict:
@@ -81,15 +82,25 @@ class RunHistory(L.Callback):
             "time_s": self.seconds(),
             "lr": float(trainer.optimizers[0].param_groups[0]["lr"]) if trainer.optimizers else None,
         }
-        for key, value in trainer.callback_metrics.items():
-            if key.startswith(prefixes) and not key.endswith(("_best", "_step")) and value.numel() == 1:
-                record[key] = float(value)
-        return record
+        return {**record, **self.metrics(trainer, prefixes)}
+
+    @staticmethod
+    def metrics(trainer: L.Trainer, prefixes: tuple[str, ...]) -> dict[str, float]:
+        return {
+            key: float(value)
+            for key, value in trainer.callback_metrics.items()
+            if prefixes and key.startswith(prefixes) and not key.endswith("_best") and value.numel() == 1
+        }
 
     # --- checkpoints -------------------------------------------------------------------------------
     def state_dict(self) -> dict:
-        return {"records": self.records, "first_step_s": self.first_step_s}
+        return {"records": self.records, "time_s": self.seconds()}
+
+    def on_save_checkpoint(self, trainer: L.Trainer, pl_module: L.LightningModule, checkpoint: dict) -> None:
+        # ModelCheckpoint saves at the end of an epoch without validation after the task published that epoch's
+        # train metrics: its record is complete now, and goes into the same list state_dict handed over.
+        self.record_unrecorded_epoch(trainer)
 
     def load_state_dict(self, state_dict: dict) -> None:
         # Applied when fit starts: testing best.ckpt after fit must not rewind this run's history to that epoch.
-        self.restored = list(state_dict.get("records", []))
+        self.restored = {"records": list(state_dict.get("records", [])), "time_s": state_dict.get("time_s")}

@@ -118,6 +118,9 @@ class InMemoryDataModule(L.LightningDataModule):
         return {"epoch": epoch, "consumed_batches": consumed}
 
     def load_state_dict(self, state_dict: dict[str, int]) -> None:
+        if "epoch" not in state_dict:  # written before d2lab counted per epoch: a count over the whole run
+            self.consumed = divmod(state_dict["consumed_batches"], len(self.train_dataloader()))
+            return
         self.consumed = state_dict["epoch"], state_dict["consumed_batches"]
 
     def val_dataloader(self) -> TensorBatches:

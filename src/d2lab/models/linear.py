@@ -26,18 +26,21 @@ class LinearNet(nn.Module):
 
 
 class LinearScratch(nn.Module):
-    """The book's linear regression from scratch: explicit `w` and `b`, same initialisation.
+    """The book's linear (and softmax) regression from scratch: explicit `w` and `b`, same initialisation; images
+    are flattened, as the book's softmax regression from scratch does.
 
-    With `manual_grad=True` the task calls `set_gradients` instead of autograd's backward.
+    With `manual_grad=True` the regression task calls `set_gradients` instead of autograd's backward.
     """
 
-    def __init__(self, in_features: int, manual_grad: bool = False) -> None:
+    def __init__(self, in_features: int, out_features: int = 1, manual_grad: bool = False) -> None:
         super().__init__()
-        self.w = nn.Parameter(torch.randn(in_features, 1) * 0.01)
-        self.b = nn.Parameter(torch.zeros(1))
+        self.w = nn.Parameter(torch.randn(in_features, out_features) * 0.01)
+        self.b = nn.Parameter(torch.zeros(out_features))
         self.manual_grad = manual_grad
 
     def forward(self, x: Tensor) -> Tensor:
+        if x.ndim > 2:
+            x = x.flatten(1)
         return x @ self.w + self.b
 
     def set_gradients(self, x: Tensor, grad_output: Tensor) -> None:

@@ -103,7 +103,8 @@ class Task(L.LightningModule):
     def training_step(self, batch: tuple[Tensor, Tensor], batch_idx: int) -> Tensor:
         self.count_examples(len(batch[1]))
         loss = self.shared_step(batch, "train")
-        self.log_step_losses(loss.detach().view(1), first_step=self.global_step + 1)
+        if (batch_idx + 1) % self.trainer.accumulate_grad_batches == 0 or self.trainer.is_last_batch:
+            self.log_step_losses(loss.detach().view(1), first_step=self.global_step + 1)  # the step this batch ends
         return loss
 
     def validation_step(self, batch: tuple[Tensor, Tensor], batch_idx: int) -> None:
@@ -213,8 +214,14 @@ class Task(L.LightningModule):
         return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": self.schedule.interval}}
 
     def optimizer_steps_in_run(self) -> int:
-        """How many optimizer steps fit will take, for a schedule counted in steps."""
-        return int(self.trainer.estimated_stepping_batches)
+        """How many optimizer steps fit will take, for a schedule counted in steps (Lightning's estimate)."""
+        total = self.trainer.estimated_stepping_batches
+        if total == float("inf"):
+            raise ConfigError(
+                "scheduler.interval=step needs a run of known length, but trainer.max_epochs=-1 and "
+                "trainer.max_steps=-1 set no limit: set one of them, or use scheduler.interval=epoch."
+            )
+        return int(total)
 
     def step_schedulers(self, interval: str) -> None:
         """Manual optimization steps its own schedules; automatic optimization leaves this to Lightning."""

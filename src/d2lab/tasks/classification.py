@@ -6,6 +6,7 @@ from torch.nn import functional as F
 from torchmetrics import MetricCollection
 from torchmetrics.classification import MulticlassAccuracy
 
+from d2lab.errors import ConfigError
 from d2lab.tasks.base import Task
 
 
@@ -29,6 +30,11 @@ class ClassificationTask(Task):
     ) -> None:
         self.num_classes = num_classes  # make_metrics, called by the base class, needs it
         super().__init__(net, optimizer, scheduler, **kwargs)
+        if getattr(net, "manual_grad", False):
+            raise ConfigError(
+                "model.manual_grad=true computes the gradient of the squared loss by hand; classification trains "
+                "on cross-entropy, so use model.manual_grad=false (autograd)."
+            )
         self.compile_net = compile
         self.channels_last = channels_last
         self._configured = False

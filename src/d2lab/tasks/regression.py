@@ -85,7 +85,7 @@ class RegressionTask(Task):
         self.loss_meters["train_"].update(losses, self.batch_weights(sizes, losses.device))
         self.count_examples(sum(sizes))
         self.log_step_losses(losses, first_step)
-        return losses.mean()
+        return losses  # every step's loss, so callbacks such as the divergence guard see each one
 
     def batch_weights(self, sizes: tuple[int, ...], device: torch.device) -> Tensor:
         """The minibatch sizes as a float64 tensor on `device`, cached: a group's sizes repeat every epoch."""
@@ -97,9 +97,10 @@ class RegressionTask(Task):
     def optimizer_steps_in_run(self) -> int:
         """Lightning counts training steps; a grouped step holds several optimizer steps, one per minibatch."""
         loader = self.trainer.datamodule.train_dataloader() if self.trainer.datamodule else None
-        if loader is None or getattr(loader, "steps_per_call", 1) == 1:
-            return super().optimizer_steps_in_run()
-        total = loader.num_batches * max(self.trainer.max_epochs, 1)
+        epochs = self.trainer.max_epochs
+        if loader is None or getattr(loader, "steps_per_call", 1) == 1 or epochs is None or epochs < 0:
+            return super().optimizer_steps_in_run()  # also Lightning's rule for max_epochs=-1: max_steps
+        total = loader.num_batches * max(epochs, 1)
         return min(total, self.trainer.max_steps) if self.trainer.max_steps >= 0 else total
 
     def on_fit_end(self) -> None:
