@@ -221,3 +221,20 @@ def test_a_step_schedule_spans_max_steps_when_epochs_are_unlimited(train_cfg):
     )  # fmt: skip
     lrs = [h["lr"] for h in summary["history"]]
     assert summary["steps"] == 450 and lrs[0] > 0.5 * 0.01 and lrs[1] > 0  # not used up after one epoch
+
+
+def test_an_epoch_without_validation_keeps_the_lr_it_trained_with(train_cfg):
+    # scheduler=step halves the lr after every epoch; each record's lr is the one its epoch trained with.
+    summary, _ = train_cfg(
+        "data=airfoil", *QUIET, "~logger", "scheduler=step", "trainer.check_val_every_n_epoch=2", "trainer.max_epochs=4"
+    )
+    assert [h["lr"] for h in summary["history"]] == pytest.approx([0.03, 0.015, 0.0075, 0.00375])
+    assert [("val/loss" in h) for h in summary["history"]] == [False, True, False, True]
+
+
+def test_mid_epoch_validations_are_plotted_at_their_fraction_of_the_epoch(train_cfg):
+    from d2lab.report_plots import curve_points
+
+    summary, _ = train_cfg("data=airfoil", *QUIET, "~logger", "+trainer.val_check_interval=50")
+    xs = [x for x, _, _ in curve_points(summary["history"], "val/loss")]
+    assert xs == pytest.approx([1 / 3, 2 / 3, 1, 4 / 3, 5 / 3, 2])
