@@ -6,6 +6,7 @@ import subprocess
 import sys
 import time
 
+import lightning as L
 import pytest
 import torch
 
@@ -104,8 +105,40 @@ def test_a_checkpoint_from_before_per_epoch_counts_still_resumes_exactly(tmp_pat
     last = tmp_path / "first" / "checkpoints" / "last.ckpt"
     checkpoint = torch.load(last, weights_only=True)
     state = checkpoint["Airfoil"]
-    assert state == {"epoch": 1, "consumed_batches": 1}  # one grouped step per epoch at batch 100
+    assert state == {"epoch": 1, "consumed_batches": 15}  # minibatches: one grouped step of 15 per epoch
     checkpoint["Airfoil"] = {"consumed_batches": 2}  # the old form: two steps in the run so far
     torch.save(checkpoint, last)
     resumed = train(compose_config(tmp_path / "resumed", [*base, "trainer.max_epochs=3", f"ckpt_path={last}"]), {})
     assert resumed["w"] == whole["w"] and resumed["b"] == whole["b"]
+
+
+class InterruptAt(L.Callback):
+    """Ctrl-C in the middle of a grouped step: KeyboardInterrupt just before optimizer step `step` is taken."""
+
+    def __init__(self, step: int) -> None:
+        self.step = step
+
+    def on_before_optimizer_step(self, trainer, pl_module, optimizer) -> None:
+        if trainer.global_step + 1 == self.step:
+            raise KeyboardInterrupt
+
+
+def test_ctrl_c_inside_a_grouped_step_resumes_exactly(tmp_path):
+    # At batch 10 a grouped step holds a whole airfoil epoch of 150 optimizer steps; stop at step 220 of 450.
+    from d2lab.run_record import guarded_run
+    from d2lab.train import train
+    from tests.conftest import compose_config
+
+    base = ["data=airfoil", "~logger", "seed=5", "trainer.max_epochs=3"]
+    whole = train(compose_config(tmp_path / "whole", base), {})
+    cfg = compose_config(
+        tmp_path / "cut", [*base, f"+callbacks.cut._target_={__name__}.InterruptAt", "+callbacks.cut.step=220"]
+    )
+    with pytest.raises(SystemExit):
+        guarded_run(cfg, lambda record: train(cfg, record))
+    interrupted = tmp_path / "cut" / "checkpoints" / "interrupted.ckpt"
+    assert torch.load(interrupted, weights_only=True)["global_step"] == 219
+    resumed = train(compose_config(tmp_path / "resumed", [*base, f"ckpt_path={interrupted}"]), {})
+    assert resumed["w"] == whole["w"] and resumed["b"] == whole["b"]  # bit for bit
+    assert resumed["steps"] == 450
+    assert resumed["train/loss"] == pytest.approx(whole["train/loss"], rel=1e-12)

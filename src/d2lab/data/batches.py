@@ -16,7 +16,8 @@ class TensorBatches:
     - `steps_per_call=K > 1` yields lists of K consecutive minibatches, which a task runs as K optimizer
       steps inside one Lightning step (Lightning's per-step cost dominates tiny models).
     - Epoch e's order depends only on (seed, e), and where an iteration starts comes from `position()`:
-      the epoch and how many of its items the run has consumed, so a resumed run continues mid-epoch exactly.
+      the epoch and how many of its minibatches the run has trained on, so a resumed run continues mid-epoch
+      exactly, also from the middle of a group of steps_per_call.
       Without `position`, each iteration is the next epoch from its start.
     - `rank`/`world_size` give each process its equal share of every batch (DDP): together the
       processes see the same global batches as one process would.
@@ -57,10 +58,11 @@ class TensorBatches:
     def __iter__(self) -> Iterator[tuple[Tensor, ...] | list[tuple[Tensor, ...]]]:
         # A generator: the start is read at the first next(), after every earlier batch was consumed.
         self.epoch, skip = self.position() if self.position else (self.epoch + 1, 0)
-        items = batches = self.batches(self.epoch)
+        batches = islice(self.batches(self.epoch), skip, None)
         if self.steps_per_call > 1:  # lists of K consecutive batches
-            items = iter(lambda: list(islice(batches, self.steps_per_call)), [])
-        yield from islice(items, skip, None)
+            yield from iter(lambda: list(islice(batches, self.steps_per_call)), [])
+        else:
+            yield from batches
 
     def batches(self, epoch: int) -> Iterator[tuple[Tensor, ...]]:
         tensors = self.tensors

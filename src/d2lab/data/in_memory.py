@@ -43,7 +43,7 @@ class InMemoryDataModule(L.LightningDataModule):
         self.train_set: tuple[Tensor, Tensor] | None = None
         self.val_set: tuple[Tensor, Tensor] | None = None
         self.test_set: tuple[Tensor, Tensor] | None = None
-        self.consumed = (0, 0)  # (epoch, training batches it has handed to Lightning steps so far)
+        self.consumed = (0, 0)  # (epoch, minibatches of it handed to training steps so far)
 
     def load(self) -> tuple[Tensor, Tensor]:
         raise NotImplementedError
@@ -92,9 +92,9 @@ class InMemoryDataModule(L.LightningDataModule):
             position=self.position if self.trainer else None,
         )
 
-    # --- exact resume: count the training batches each epoch consumed, and checkpoint that count -----------
+    # --- exact resume: count the minibatches each epoch trained on, and checkpoint that count ---------------
     def position(self) -> tuple[int, int]:
-        """Where the current epoch's iteration starts: (epoch, batches of it already consumed)."""
+        """Where the current epoch's iteration starts: (epoch, minibatches of it already trained on)."""
         epoch, consumed = self.consumed
         epoch_now = self.trainer.current_epoch
         return epoch_now, consumed if epoch == epoch_now else 0
@@ -102,8 +102,14 @@ class InMemoryDataModule(L.LightningDataModule):
     def on_before_batch_transfer(self, batch, dataloader_idx: int):
         # Lightning calls this once per batch a training step takes (a batch it prefetched is not counted yet).
         if self.trainer is not None and self.trainer.training:
-            self.consumed = self.trainer.current_epoch, self.position()[1] + 1
+            minibatches = len(batch) if isinstance(batch, list) else 1
+            self.consumed = self.trainer.current_epoch, self.position()[1] + minibatches
         return batch
+
+    def give_back(self, minibatches: int) -> None:
+        """A training step stopped (Ctrl-C) before stepping on its last `minibatches`: they are still to come."""
+        epoch, consumed = self.consumed
+        self.consumed = epoch, consumed - minibatches
 
     def transfer_batch_to_device(self, batch, device: torch.device, dataloader_idx: int):
         # A batch is slices of tensors held here: if they already live on `device`, nothing moves, and Lightning's
@@ -118,8 +124,10 @@ class InMemoryDataModule(L.LightningDataModule):
         return {"epoch": epoch, "consumed_batches": consumed}
 
     def load_state_dict(self, state_dict: dict[str, int]) -> None:
-        if "epoch" not in state_dict:  # written before d2lab counted per epoch: a count over the whole run
-            self.consumed = divmod(state_dict["consumed_batches"], len(self.train_dataloader()))
+        if "epoch" not in state_dict:  # written before d2lab counted per epoch: Lightning steps over the whole run
+            loader = self.train_dataloader()
+            epoch, steps = divmod(state_dict["consumed_batches"], len(loader))
+            self.consumed = epoch, steps * loader.steps_per_call
             return
         self.consumed = state_dict["epoch"], state_dict["consumed_batches"]
 

@@ -64,21 +64,33 @@ class RegressionTask(Task):
         backward = Tensor.backward if self.plain_backward else self.manual_backward
         stepped_schedule = self.schedule is not None and self.schedule.interval == "step"
         losses = []
-        for x, y in minibatches:
-            optimizer.zero_grad()
-            if manual_grad:
-                with torch.no_grad():
-                    y_hat = net(x)
-                    loss = loss_fn(y_hat, y)
-                net.set_gradients(x, (y_hat - y) / y.numel())  # d(½·mean(e²))/dŷ = e / n
-            else:
-                loss = loss_fn(net(x), y)
-                backward(loss)
-            optimizer.step()
-            if stepped_schedule:
-                self.lr_schedulers().step()
-            # Detached once, below; backward already freed the tensors each loss's graph saved.
-            losses.append(loss)
+        try:
+            for x, y in minibatches:
+                optimizer.zero_grad()
+                if manual_grad:
+                    with torch.no_grad():
+                        y_hat = net(x)
+                        loss = loss_fn(y_hat, y)
+                    net.set_gradients(x, (y_hat - y) / y.numel())  # d(½·mean(e²))/dŷ = e / n
+                else:
+                    loss = loss_fn(net(x), y)
+                    backward(loss)
+                optimizer.step()
+                if stepped_schedule:
+                    self.lr_schedulers().step()
+                # Detached once, below; backward already freed the tensors each loss's graph saved.
+                losses.append(loss)
+        except KeyboardInterrupt:
+            # Ctrl-C inside the group: what was stepped on is counted, the rest is still to come on resume
+            if hasattr(self.trainer.datamodule, "give_back"):
+                self.trainer.datamodule.give_back(len(minibatches) - len(losses))
+            if losses:
+                self.record_losses(losses, minibatches[: len(losses)], first_step)
+            raise
+        return self.record_losses(losses, minibatches, first_step)
+
+    def record_losses(self, losses: list[Tensor], minibatches: list, first_step: int) -> Tensor:
+        """The group's losses into the epoch's mean, the examples count and the step log."""
         with torch.no_grad():
             losses = torch.stack(losses)
         sizes = tuple(len(y) for _, y in minibatches)
