@@ -57,7 +57,7 @@ def choose_steps_per_call(
     """Set the data module's `steps_per_call` and the task's optimization mode for this Trainer; returns it."""
     requested = getattr(datamodule, "steps_per_call", 1)
     if requested > 1:
-        if trainer.num_devices * trainer.num_nodes > 1:
+        if not one_device(trainer):
             requested = 1  # DDP syncs gradients in backward: one optimizer step per Lightning step
         elif flags := flags_counted_in_batches(trainer, callbacks):
             log.info(
@@ -101,6 +101,10 @@ def check_val_check_interval(trainer: L.Trainer, datamodule: L.LightningDataModu
         )
 
 
+def one_device(trainer: L.Trainer) -> bool:
+    return trainer.num_devices * trainer.num_nodes == 1
+
+
 def overrides(obj: object, hook: str, base: type) -> bool:
     return getattr(type(obj), hook, None) is not getattr(base, hook)
 
@@ -114,5 +118,4 @@ def can_skip_backward_hooks(trainer: L.Trainer, task: L.LightningModule) -> bool
     hooks = ("on_before_backward", "on_after_backward")
     hooked = any(overrides(c, h, L.Callback) for c in trainer.callbacks for h in hooks)
     hooked |= any(overrides(task, h, L.LightningModule) for h in hooks)
-    single = trainer.num_devices * trainer.num_nodes == 1
-    return single and not hooked and trainer.precision in ("32-true", "64-true", "bf16-mixed", "bf16-true")
+    return one_device(trainer) and not hooked and trainer.precision in ("32-true", "64-true", "bf16-mixed", "bf16-true")

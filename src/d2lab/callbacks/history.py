@@ -20,7 +20,7 @@ class RunHistory(L.Callback):
         self.records: list[dict] = []
         self.first_step_s: float | None = None
         self.time_offset = 0.0  # seconds of fit before a resume
-        self.restored: list[dict] | None = None
+        self.restored: dict | None = None  # a checkpoint's state, applied when fit starts
         self.fit_start = self.epoch_start = self.val_start = self.val_seconds = 0.0
         self.unrecorded_epoch: dict | None = None  # an epoch without validation, waiting for its train metrics
 
@@ -28,7 +28,7 @@ class RunHistory(L.Callback):
     def on_fit_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         if self.restored is not None:  # fit resumed from a checkpoint: go on from its history and its clock
             self.records[:] = self.restored["records"]  # the same list: a failed run's record points at it
-            self.time_offset = self.restored.get("time_s", self.records[-1]["time_s"] if self.records else 0.0)
+            self.time_offset = self.restored["time_s"]
             self.restored = None
         self.fit_start = time.perf_counter()
 
@@ -52,7 +52,7 @@ class RunHistory(L.Callback):
         if trainer.sanity_checking or trainer.state.fn != "fit":
             return
         self.val_seconds += time.perf_counter() - self.val_start
-        self.records.append(self.snapshot(trainer, pl_module, ("train/", "val/")))
+        self.records.append({**self.snapshot(trainer, pl_module), **self.metrics(trainer, ("train/", "val/"))})
 
     def on_train_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         # Lightning calls this before the task's own epoch end, which publishes the epoch's train metrics.
@@ -61,7 +61,7 @@ class RunHistory(L.Callback):
         if last is not None and last["epoch"] == trainer.current_epoch and last["step"] == trainer.global_step:
             last["epoch_s"] = epoch_s  # the epoch ended with a validation, which saw all of its minibatches
         else:  # its clock and lr now, before Lightning steps an epoch schedule; its train metrics come next
-            self.unrecorded_epoch = {**self.snapshot(trainer, pl_module, ()), "epoch_s": epoch_s}
+            self.unrecorded_epoch = {**self.snapshot(trainer, pl_module), "epoch_s": epoch_s}
 
     def on_train_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         self.record_unrecorded_epoch(trainer)
@@ -73,23 +73,22 @@ class RunHistory(L.Callback):
             self.records.append({**self.unrecorded_epoch, **metrics})
             self.unrecorded_epoch = None
 
-    def snapshot(self, trainer: L.Trainer, pl_module: L.LightningModule | None, prefixes: tuple[str, ...]) -> dict:
-        module = pl_module or trainer.lightning_module
-        record = {
+    def snapshot(self, trainer: L.Trainer, pl_module: L.LightningModule) -> dict:
+        """Where the run stands now: epoch, optimizer steps, examples, seconds and lr."""
+        return {
             "epoch": trainer.current_epoch,
             "step": trainer.global_step,
-            "examples": getattr(module, "examples_seen", None),
+            "examples": getattr(pl_module, "examples_seen", None),
             "time_s": self.seconds(),
             "lr": float(trainer.optimizers[0].param_groups[0]["lr"]) if trainer.optimizers else None,
         }
-        return {**record, **self.metrics(trainer, prefixes)}
 
     @staticmethod
     def metrics(trainer: L.Trainer, prefixes: tuple[str, ...]) -> dict[str, float]:
         return {
             key: float(value)
             for key, value in trainer.callback_metrics.items()
-            if prefixes and key.startswith(prefixes) and not key.endswith("_best") and value.numel() == 1
+            if key.startswith(prefixes) and not key.endswith("_best") and value.numel() == 1
         }
 
     # --- checkpoints -------------------------------------------------------------------------------
@@ -103,4 +102,4 @@ class RunHistory(L.Callback):
 
     def load_state_dict(self, state_dict: dict) -> None:
         # Applied when fit starts: testing best.ckpt after fit must not rewind this run's history to that epoch.
-        self.restored = {"records": list(state_dict.get("records", [])), "time_s": state_dict.get("time_s")}
+        self.restored = {"records": list(state_dict["records"]), "time_s": state_dict["time_s"]}
