@@ -8,8 +8,8 @@ import yaml
 from hydra.core.plugins import Plugins
 from optuna.distributions import CategoricalDistribution, FloatDistribution, IntDistribution
 
-from hydra_plugins.d2lab_optuna_sweeper.optuna_sweeper import OptunaSweeper, resolve_n_jobs
-from hydra_plugins.d2lab_optuna_sweeper.search_space import parse_search_space
+from hydra_plugins.d2lab_sweepers.optuna_sweeper import OptunaSweeper, resolve_n_jobs
+from hydra_plugins.d2lab_sweepers.search_space import parse_search_space
 from tests.conftest import read_metrics, run_cli
 
 

@@ -48,13 +48,15 @@ def build_run(cfg: DictConfig, *, loggers: bool = True, callbacks: bool = True, 
     """Seed, then instantiate data, model, optimizer, schedule, task and Trainer from `cfg`.
 
     `loggers`/`callbacks` False builds the Trainer without the configured ones (evaluation). The run's history
-    and a progress bar that counts optimizer steps are always added."""
+    and a progress bar that counts optimizer steps are always added, and inside an Optuna search, its pruning."""
     import lightning as L
     from hydra.utils import instantiate
 
     from d2lab.callbacks.history import RunHistory
+    from d2lab.callbacks.optuna_pruning import OptunaPruning
     from d2lab.callbacks.step_progress import StepProgressBar
     from d2lab.fast_path import choose_steps_per_call
+    from d2lab.optuna_study import job_trial
 
     check_config(cfg)
     L.seed_everything(cfg.seed, workers=True, verbose=False)
@@ -74,6 +76,9 @@ def build_run(cfg: DictConfig, *, loggers: bool = True, callbacks: bool = True, 
         callback_list = instantiate_all(cfg.get("callbacks")) if callbacks else []
     history = RunHistory()
     callback_list.append(history)
+    trial = job_trial() if callbacks else None
+    if trial is not None:  # a job of an Optuna search reports to its trial, whose pruner may stop it
+        callback_list.append(OptunaPruning(trial))
     if trainer_options.get("enable_progress_bar", cfg.trainer.get("enable_progress_bar", True)):
         callback_list.append(StepProgressBar())
     with explained("trainer", cfg.trainer):

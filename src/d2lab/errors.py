@@ -43,3 +43,13 @@ def check_whole_number(name: str, value: object, minimum: int = 1, hint: str = "
     if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
         raise ConfigError(f"{name}={value!r} is invalid: it must be a whole number >= {minimum}{hint}.")
     return value
+
+
+class TrialPruned(Exception):
+    """An Optuna pruner stopped this trial: a result of the search, not a failure."""
+
+    def __init__(self, message: str, step: int, validation: int, value: float) -> None:
+        super().__init__(message)
+        self.step = step
+        self.validation = validation
+        self.value = value

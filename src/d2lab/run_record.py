@@ -16,7 +16,8 @@ from pathlib import Path
 
 from omegaconf import DictConfig
 
-from d2lab.errors import DivergedError, find_user_error
+from d2lab.errors import DivergedError, TrialPruned, find_user_error
+from d2lab.sweep_state import owner
 
 log = logging.getLogger("d2lab")
 
@@ -59,6 +60,7 @@ def write_metrics(out_dir: str | Path, record: dict) -> Path:
 def guarded_run(cfg: DictConfig, body: Callable[[dict], dict]) -> float:
     """`body(record)` fills `record` as it goes (so a failure keeps what was learned) and returns the rest."""
     record: dict = {"status": "running"}
+    write_metrics(cfg.paths.output_dir, {**record, **owner()})  # a reader can tell this job at work from one that died
     try:
         record.update(body(record))
         record["status"] = "ok"
@@ -74,6 +76,12 @@ def guarded_run(cfg: DictConfig, body: Callable[[dict], dict]) -> float:
         write_metrics(cfg.paths.output_dir, record)
         print(f"\nd2lab: {record['error']}", file=sys.stderr)
         raise SystemExit(130) from None
+    except TrialPruned as exc:  # a search's result: recorded, and the search tells Optuna it was pruned
+        record.update(status="pruned", error=str(exc), pruned_step=exc.step, pruned_validation=exc.validation)
+        record["pruned_value"] = exc.value
+        write_metrics(cfg.paths.output_dir, record)
+        log.info("%s (job recorded as pruned)", exc)
+        return math.nan
     except Exception as exc:
         user_error = find_user_error(exc)
         record["status"] = "diverged" if isinstance(user_error, DivergedError) else "failed"

@@ -1,0 +1,57 @@
+"""Where an Optuna search keeps its study, and how a job finds its own trial there.
+
+The study lives in a storage both the sweeper and its jobs open: `hydra.sweeper.storage` when set (a database
+URL such as sqlite:///study.db, or a file path for an Optuna journal), else `optuna.journal` in the sweep
+folder. A journal is a file, so jobs in other processes (the joblib launcher, a SLURM node) report to the
+same study as jobs in the sweeper's process, and a search run into its folder again continues its study.
+A job's number is its trial's number, so a job finds its trial from `hydra.job.num` alone.
+"""
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import optuna
+
+OPTUNA_SWEEPER = "hydra_plugins.d2lab_sweepers.optuna_sweeper.OptunaSweeper"
+OWNER_ATTR = "d2lab_owner"  # trial user attr: the host and pid of the sweeper that asked for it
+JOB_DIR_ATTR = "d2lab_job_dir"  # trial user attr: the folder its job writes
+
+
+def open_storage(storage: str | None, sweep_dir: Path) -> "optuna.storages.BaseStorage":
+    import optuna
+    from optuna.storages.journal import JournalFileBackend
+
+    if storage and "://" in storage:
+        return optuna.storages.RDBStorage(storage)
+    path = Path(storage) if storage else sweep_dir / "optuna.journal"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return optuna.storages.JournalStorage(JournalFileBackend(str(path)))
+
+
+def describe_storage(storage: str | None, sweep_dir: Path) -> str:
+    return storage if storage and "://" in storage else str(Path(storage) if storage else sweep_dir / "optuna.journal")
+
+
+def job_trial() -> "optuna.trial.Trial | None":
+    """This job's Optuna trial when it runs inside a d2lab Optuna search, else None."""
+    from hydra.core.hydra_config import HydraConfig
+    from hydra.types import RunMode
+
+    if not HydraConfig.initialized():
+        return None
+    hydra_cfg = HydraConfig.get()
+    sweeper: Any = hydra_cfg.sweeper
+    if hydra_cfg.mode != RunMode.MULTIRUN or sweeper.get("_target_") != OPTUNA_SWEEPER:
+        return None
+    import optuna
+    from hydra.utils import instantiate
+
+    storage = open_storage(sweeper.get("storage"), Path(str(hydra_cfg.sweep.dir)))
+    pruner = instantiate(sweeper.pruner) if sweeper.get("pruner") else None
+    study = optuna.load_study(
+        study_name=sweeper.study_name, storage=storage, pruner=pruner, sampler=optuna.samplers.RandomSampler()
+    )
+    study_id = storage.get_study_id_from_name(sweeper.study_name)
+    trial_id = storage.get_trial_id_from_study_id_trial_number(study_id, int(hydra_cfg.job.num))
+    return optuna.trial.Trial(study, trial_id)

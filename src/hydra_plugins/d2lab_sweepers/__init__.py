@@ -1,0 +1,1 @@
+"""d2lab's Hydra sweepers: `grid` (the default; Hydra's basic grid, which resumes) and `optuna` (with pruning)."""

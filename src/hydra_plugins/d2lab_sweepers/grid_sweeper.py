@@ -1,0 +1,90 @@
+"""d2lab's default sweeper (`hydra/sweeper=grid`): Hydra's basic grid, that resumes when run into its folder.
+
+It expands `a=1,2 b=x,y` into the same jobs, in the same order, as Hydra's basic sweeper (whose class lives
+in `hydra._internal`, so it is not extended here). Run into a sweep folder that already holds jobs
+(`hydra.sweep.dir=<that folder>`), it skips the jobs already finished (see d2lab/sweep_state.py), runs the
+others again in their own folders from their newest checkpoint, and gives jobs it has not seen before new
+numbers after the existing ones, so no folder is overwritten. `hydra.sweeper.resume=false` runs every job
+again, numbered after the existing ones.
+"""
+
+import itertools
+import logging
+from pathlib import Path
+from typing import Any
+
+from hydra.core.override_parser.overrides_parser import OverridesParser
+from hydra.core.plugins import Plugins
+from hydra.core.utils import JobReturn
+from hydra.errors import HydraException
+from hydra.plugins.sweeper import Sweeper
+from hydra.types import HydraContext, TaskFunction
+from omegaconf import DictConfig, OmegaConf
+
+from hydra_plugins.d2lab_sweepers.launch_plan import LaunchPlan, interrupted_hint, plan_jobs
+
+log = logging.getLogger(__name__)
+
+
+def expand_grid(arguments: list[str], config_loader: Any = None) -> tuple[list[list[str]], dict[str, list[str]]]:
+    """Every job's overrides, as Hydra's basic sweeper orders them (the last key varies fastest), and the
+    swept keys with their values."""
+    columns: dict[str, list[str]] = {}  # a later override of a key replaces it, in the key's first place
+    swept: dict[str, list[str]] = {}
+    for override in OverridesParser.create(config_loader=config_loader).parse_overrides(arguments):
+        key = override.get_key_element()
+        if override.is_sweep_override():
+            if not override.is_discrete_sweep():
+                raise HydraException(
+                    f"{override.input_line!r}: the grid sweeper takes a list (a,b,c), choice() or range(); "
+                    "interval() needs a search: hydra/sweeper=optuna."
+                )
+            values = list(override.sweep_string_iterator())
+            columns[key] = [f"{key}={v}" for v in values]
+            swept[key] = values
+        else:
+            columns[key] = [f"{key}={override.get_value_element_as_str()}"]
+            swept.pop(key, None)
+    return [list(job) for job in itertools.product(*columns.values())], swept
+
+
+class GridSweeper(Sweeper):
+    def __init__(self, max_batch_size: int | None = None, params: dict[str, str] | None = None, resume: bool = True):
+        self.max_batch_size = max_batch_size
+        self.params = dict(params or {})
+        self.resume = bool(resume)
+
+    def setup(self, *, hydra_context: HydraContext, task_function: TaskFunction, config: DictConfig) -> None:
+        self.config = config
+        self.hydra_context = hydra_context
+        self.launcher = Plugins.instance().instantiate_launcher(
+            hydra_context=hydra_context, task_function=task_function, config=config
+        )
+
+    def sweep(self, arguments: list[str]) -> list[list[JobReturn]]:
+        from d2lab.sweep_state import write_sweep_status
+
+        # Config params first, so the command line can replace any of them (as Hydra's basic sweeper does).
+        params = [f"{k}={v}" for k, v in self.params.items()] + list(arguments)
+        jobs, swept = expand_grid(params, self.hydra_context.config_loader)
+        sweep_dir = Path(str(self.config.hydra.sweep.dir))
+        sweep_dir.mkdir(parents=True, exist_ok=True)
+        OmegaConf.save(self.config, sweep_dir / "multirun.yaml")
+        plan = plan_jobs(jobs, sweep_dir, self.resume)
+        plan.log(log, len(jobs))
+        write_sweep_status(sweep_dir, "running", len(jobs))
+        try:
+            returns = self.launch(plan)
+        except (KeyboardInterrupt, SystemExit):
+            write_sweep_status(sweep_dir, "interrupted", len(jobs))
+            log.warning(interrupted_hint(sweep_dir))
+            raise
+        write_sweep_status(sweep_dir, "done", len(jobs))
+        return returns
+
+    def launch(self, plan: LaunchPlan) -> list[list[JobReturn]]:
+        returns = []
+        for num, batch in plan.batches(self.max_batch_size):
+            self.validate_batch_is_legal(batch)
+            returns.append(self.launcher.launch(batch, initial_job_idx=num))
+        return returns
