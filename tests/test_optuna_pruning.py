@@ -4,12 +4,15 @@ ends at once, recorded as PRUNED in the study and as `pruned` in its metrics.jso
 
 from pathlib import Path
 
+import matplotlib.image
 import optuna
+import pandas
 import pytest
 import yaml
 from optuna.trial import TrialState
 
 from d2lab.optuna_study import open_storage
+from d2lab.report_study import study_plots
 from tests.conftest import read_metrics, run_cli
 
 REPO = Path(__file__).resolve().parents[1]
@@ -52,6 +55,13 @@ def test_a_pruned_search_stops_hopeless_trials_in_the_sweepers_process(tmp_path)
     assert pruned, "successive halving pruned none of 6 trials"
     results = yaml.safe_load((tmp_path / "optimization_results.yaml").read_text())
     assert results["n_pruned"] == len(pruned) and results["n_trials"] == 6
+
+    images = study_plots(tmp_path)
+    names = {p.name for p in images}
+    assert {"optuna_trials.png", "optuna_history.png", "optuna_importances.png", "optuna_parallel.png"} <= names
+    assert all(matplotlib.image.imread(p).shape[0] > 100 for p in images)
+    table = pandas.read_csv(tmp_path / "optuna_trials.csv")
+    assert list(table["state"]) == [t.state.name for t in study.get_trials()]
 
 
 @pytest.mark.slow

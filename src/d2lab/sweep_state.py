@@ -92,10 +92,11 @@ def resume_overrides(job: JobFolder) -> list[str]:
     return overrides + ([f"{RESUME_KEY}={checkpoint}"] if checkpoint else [])
 
 
-def write_sweep_status(sweep_dir: Path, status: str, jobs_planned: int | None) -> None:
-    """sweep.json: running (with who runs it), done or interrupted; the report marks a running sweep partial."""
+def write_sweep_status(sweep_dir: Path, status: str, jobs_planned: int | None, **facts: object) -> None:
+    """sweep.json: running (with who runs it), done or interrupted, and `facts` such as an Optuna search's
+    study; the report marks a running sweep partial."""
     sweep_dir.mkdir(parents=True, exist_ok=True)
-    record = {"status": status, **owner(), "jobs_planned": jobs_planned, "time": time.time()}
+    record = {"status": status, **owner(), "jobs_planned": jobs_planned, "time": time.time(), **facts}
     tmp = sweep_dir / "sweep.json.tmp"
     tmp.write_text(json.dumps(record, indent=2) + "\n")
     tmp.replace(sweep_dir / "sweep.json")

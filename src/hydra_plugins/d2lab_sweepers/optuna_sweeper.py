@@ -121,7 +121,8 @@ class OptunaSweeper(Sweeper):
             held,
             f", {len(stale)} left running by a sweeper that stopped: running them again" if stale else "",
         )
-        write_sweep_status(self.sweep_dir, "running", self.n_trials)
+        facts = {"study_name": study.study_name, "storage": self.storage}  # for the report's study plots
+        write_sweep_status(self.sweep_dir, "running", self.n_trials, **facts)
         returns: list[JobReturn] = []
         try:
             while stale or len(self.counted_trials(study)) < self.n_trials:
@@ -131,10 +132,10 @@ class OptunaSweeper(Sweeper):
                     batch.append(self.ask(study, space))
                 returns += self.launch(study, batch)
         except (KeyboardInterrupt, SystemExit):
-            write_sweep_status(self.sweep_dir, "interrupted", self.n_trials)
+            write_sweep_status(self.sweep_dir, "interrupted", self.n_trials, **facts)
             log.warning(interrupted_hint(self.sweep_dir))
             raise
-        write_sweep_status(self.sweep_dir, "done", self.n_trials)
+        write_sweep_status(self.sweep_dir, "done", self.n_trials, **facts)
         self.save_best(study)
         return returns
 
