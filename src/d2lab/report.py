@@ -6,7 +6,13 @@
 Reads every job's `.hydra/overrides.yaml` and `metrics.json` and writes, into that folder, `summary.csv`
 (every override as a column), `summary.md` (the overrides that vary), `loss_curves.png` (every job's
 curve against epoch and against wall time) and, for a full 2-D grid, `heatmap.png`. Jobs are sorted by
-the optimized metric; failed, diverged and crashed (no metrics.json) jobs come last, marked.
+the optimized metric; diverged, failed, pruned, interrupted, running and missing (crashed: no metrics.json,
+or a dead process) jobs come last, marked.
+
+A sweep over `seed` also gets `groups.csv` and `groups.md` (report_groups.py): jobs that differ only in
+`seed` form one group, with mean and std over its seeds; its curves are the group means with a band, and its
+heat map shows the means ± std. An Optuna search adds the study's own plots (report_study.py). The report
+reads files only, so it also reads a sweep still running, and says its results are partial.
 """
 
 import argparse
@@ -17,10 +23,14 @@ from pathlib import Path
 
 import yaml
 
+from d2lab.report_groups import group_keys, write_groups
 from d2lab.report_jobs import Job, load_jobs, short
-from d2lab.report_plots import grid_keys, plot_curves, plot_heatmap
+from d2lab.report_plots import grid_keys, group_series, job_series, plot_curves, plot_heatmap
+from d2lab.report_study import study_plots
+from d2lab.sweep_state import is_alive, read_json
 
 TIME_KEYS = ("time/fit_s", "time/epoch_s")
+STATUSES = ("ok", "diverged", "failed", "pruned", "interrupted", "running", "missing")
 
 
 def monitor_and_mode(jobs: list[Job]) -> tuple[str, str]:
@@ -51,7 +61,8 @@ def metric_keys(jobs: list[Job]) -> list[str]:
     for job in jobs:
         numbers = [k for k, v in job.metrics.items() if "/" in k and isinstance(v, int | float)]
         keys += [k for k in numbers if k not in keys]
-    return [k for k in keys if k not in TIME_KEYS] + [k for k in TIME_KEYS if k in keys]
+    timing = [k for k in TIME_KEYS if k in keys] + [k for k in keys if k.startswith("time/") and k not in TIME_KEYS]
+    return [k for k in keys if k not in timing] + timing
 
 
 def table(jobs: list[Job], keys: list[str], monitor: str) -> list[dict[str, object]]:
@@ -62,7 +73,9 @@ def table(jobs: list[Job], keys: list[str], monitor: str) -> list[dict[str, obje
         row[f"best {monitor}"] = job.metrics.get("best") if job.status == "ok" else None
         row.update({k: job.metrics.get(k) for k in metric_keys(jobs)})
         row["epochs"] = job.metrics.get("epochs", len(job.history))
-        row["error"] = job.metrics.get("error", "" if job.metrics else "no metrics.json: the job crashed")
+        row["error"] = job.metrics.get("error", "")
+        if job.status == "missing":
+            row["error"] = "its process died while it ran" if job.metrics else "no metrics.json: the job crashed"
         rows.append(row)
     return rows
 
@@ -82,14 +95,28 @@ def write_csv(rows: list[dict[str, object]], path: Path) -> None:
         writer.writerows(rows)
 
 
+def still_running(sweep_dir: Path, jobs: list[Job]) -> str | None:
+    """A line for a sweep whose sweeper is still at work (sweep.json says so, and its process lives)."""
+    state = read_json(sweep_dir / "sweep.json")
+    if state.get("status") != "running" or not is_alive(state):
+        return None
+    done = sum(j.status not in ("running", "missing") for j in jobs)
+    planned = state.get("jobs_planned")
+    of = f" of {planned}" if planned else ""
+    return f"**Still running: {done}{of} jobs finished; these results are partial.**"
+
+
 def markdown(sweep_dir: Path, jobs: list[Job], monitor: str, mode: str, images: list[Path]) -> str:
-    counts = {s: sum(j.status == s for j in jobs) for s in ("ok", "diverged", "failed", "missing")}
+    counts = {s: sum(j.status == s for j in jobs) for s in STATUSES}
     fixed = [k for k in override_keys(jobs) if k not in override_keys(jobs, varying_only=True)]
-    lines = [
-        f"# Sweep {sweep_dir}",
-        "",
+    lines = [f"# Sweep {sweep_dir}", ""]
+    running = still_running(sweep_dir, jobs)
+    if running:
+        lines += [running, ""]
+    lines += [
         f"{len(jobs)} jobs: " + ", ".join(f"{n} {s}" for s, n in counts.items() if n) + ".",
-        f"Sorted by best {monitor} ({mode}); failed, diverged and missing (crashed) jobs last.",
+        f"Sorted by best {monitor} ({mode}); jobs without a value (diverged, failed, pruned, interrupted, running, "
+        "missing: crashed) last.",
     ]
     if fixed:
         lines.append("Every job: " + " ".join(f"`{k}={jobs[0].overrides[k]}`" for k in fixed) + ".")
@@ -102,6 +129,16 @@ def markdown(sweep_dir: Path, jobs: list[Job], monitor: str, mode: str, images: 
         best = yaml.safe_load(optuna_file.read_text())
         overrides = " ".join(best.get("best_overrides", []))
         lines.append(f"Optuna best: {best.get('best_value')} with `{overrides}`.")
+    groups = sweep_dir / "groups.md"
+    if groups.is_file():
+        lines += [
+            "",
+            groups.read_text().strip(),
+            "",
+            "([groups.csv](groups.csv) has every mean and std.)",
+            "",
+            "Every job:",
+        ]
     varying = override_keys(jobs, varying_only=True)
     rows = table(jobs, varying, monitor)
     for row in rows:  # the CSV keeps the exact values
@@ -114,6 +151,12 @@ def markdown(sweep_dir: Path, jobs: list[Job], monitor: str, mode: str, images: 
         status = row["status"] if row["status"] == "ok" else f"**{row['status']}**"
         lines.append("| " + " | ".join(fmt(status if k == "status" else row[k]) for k in header) + " |")
     lines += [""] + [f"![{p.stem}]({p.name})" for p in images]
+    study = [p for p in images if p.name.startswith("optuna_")]
+    if study:
+        lines += [
+            "",
+            "Optuna study: " + ", ".join(f"[{p.stem.removeprefix('optuna_')}]({p.name})" for p in study) + ".",
+        ]
     return "\n".join(lines) + "\n"
 
 
@@ -132,15 +175,25 @@ def report(sweep_dir: Path, curve: str = "val/loss") -> list[Path]:
     monitor, mode = monitor_and_mode(jobs)
     jobs = sort_jobs(jobs, mode)
     varying = override_keys(jobs, varying_only=True)
-    images = [plot_curves(jobs, varying, curve, sweep_dir / "loss_curves.png")]
+    for stale in ("groups.md", "groups.csv"):  # a report of this folder before its seeds were added
+        (sweep_dir / stale).unlink(missing_ok=True)
+    groups = write_groups(sweep_dir, jobs, varying, monitor, mode, metric_keys(jobs))
+    if groups is not None:
+        series = group_series(jobs, group_keys(varying), curve)
+        title = f"{curve}: mean of each configuration over its seeds"
+    else:
+        series, title = job_series(jobs, varying, curve), None
+    images = [plot_curves(series, curve, sweep_dir / "loss_curves.png", title)]
     grid = grid_keys(jobs, varying)
     if grid:
         images.append(plot_heatmap(jobs, grid, monitor, mode, sweep_dir / "heatmap.png"))
     images.append(playground_figure(sweep_dir))
+    images += study_plots(sweep_dir)
     images = [p for p in images if p is not None]
     write_csv(table(jobs, override_keys(jobs), monitor), sweep_dir / "summary.csv")
     (sweep_dir / "summary.md").write_text(markdown(sweep_dir, jobs, monitor, mode, images))
-    return [sweep_dir / "summary.csv", sweep_dir / "summary.md", *images]
+    tables = [sweep_dir / "groups.csv", sweep_dir / "groups.md"] if groups is not None else []
+    return [sweep_dir / "summary.csv", sweep_dir / "summary.md", *tables, *images]
 
 
 def newest_sweep(log_dir: Path) -> Path:

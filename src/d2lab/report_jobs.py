@@ -10,6 +10,8 @@ from pathlib import Path
 
 import yaml
 
+from d2lab.sweep_state import is_alive
+
 
 @dataclass
 class Job:
@@ -20,7 +22,10 @@ class Job:
 
     @property
     def status(self) -> str:
-        return self.metrics.get("status", "missing")
+        """ok, diverged, failed, pruned, interrupted, running, or missing: no metrics.json, or a job still
+        marked running whose process is gone (it crashed)."""
+        status = self.metrics.get("status", "missing")
+        return "missing" if status == "running" and not is_alive(self.metrics) else status
 
     @property
     def best(self) -> float:

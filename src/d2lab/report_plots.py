@@ -1,12 +1,16 @@
-"""The report's pictures: every job's curve against epoch and wall time, and a heat map for a 2-D grid."""
+"""The report's pictures: every job's (or seed group's, with its band) curve against epoch and wall time, and a
+heat map for a 2-D grid."""
 
 import math
+from collections import Counter
+from dataclasses import dataclass
 from pathlib import Path
 
 import matplotlib
 
 matplotlib.use("Agg")  # files only: no display, safe in a headless sweep or CI
 import matplotlib.pyplot as plt  # noqa: E402
+import pandas as pd  # noqa: E402
 from matplotlib.colors import LogNorm, Normalize  # noqa: E402
 from matplotlib.ticker import MaxNLocator  # noqa: E402
 
@@ -51,24 +55,76 @@ def curve_points(history: list[dict], metric: str) -> list[tuple[float, float, f
     return points
 
 
-def plot_curves(jobs: list[Job], keys: list[str], metric: str, path: Path) -> Path | None:
-    """Two panels like the book's minibatch-SGD figure: the metric per epoch and against training time."""
-    fig, (by_epoch, by_time) = plt.subplots(1, 2, figsize=(13, 4.5), layout="constrained")
-    kept = []  # the y values of jobs that finished: diverged curves may leave the frame
-    palette = plt.get_cmap("tab20" if len(jobs) > 10 else "tab10")
-    for i, (job, label) in enumerate(zip(jobs, labels(jobs, keys), strict=True)):
+@dataclass
+class Series:
+    """One curve of the report: a job's, or a seed group's mean with its band."""
+
+    label: str
+    epochs: list[float]
+    seconds: list[float]
+    values: list[float]
+    finished: bool = True  # False: dashed, and kept out of the y range (a diverged curve may leave the frame)
+    band: tuple[list[float], list[float]] | None = None
+
+
+def job_series(jobs: list[Job], keys: list[str], metric: str) -> list[Series]:
+    series = []
+    for job, label in zip(jobs, labels(jobs, keys), strict=True):
         points = curve_points(job.history, metric)
-        if not points:
+        if points:
+            epochs, seconds, ys = (list(v) for v in zip(*points, strict=True))
+            series.append(Series(label, epochs, seconds, ys, finished=job.status == "ok"))
+    return series
+
+
+def group_series(jobs: list[Job], keys: list[str], metric: str) -> list[Series]:
+    """Per seed group, the mean over its ok seeds at the epochs they all reached, with a band of ±1 std, or
+    min-max where fewer than 3 seeds finished; the label counts the seeds that did not finish."""
+    groups: dict[tuple, list[Job]] = {}
+    for job in jobs:
+        groups.setdefault(tuple(job.overrides.get(k, "") for k in keys), []).append(job)
+    series = []
+    for values, members in groups.items():
+        ok = [j for j in members if j.status == "ok" and curve_points(j.history, metric)]
+        name = " ".join(f"{k.rsplit('.', 1)[-1]}={short(v)}" for k, v in zip(keys, values, strict=True)) or "all"
+        others = Counter(j.status for j in members if j.status != "ok")
+        if not ok:
             continue
-        epochs, seconds, ys = zip(*points, strict=True)
-        style = {"marker": "o", "markersize": 3, "linestyle": "-" if job.status == "ok" else "--"}
-        style["color"] = palette(i % palette.N)
-        by_epoch.plot(epochs, ys, label=label, **style)
-        by_time.plot(seconds, ys, **style)
-        kept += ys if job.status == "ok" else []
-    if not by_epoch.lines:
-        plt.close(fig)
+        frame = pd.DataFrame(
+            [(j.name, x, t, y) for j in ok for x, t, y in curve_points(j.history, metric)],
+            columns=["job", "epoch", "seconds", "value"],
+        )
+        reached = frame.groupby("epoch")["job"].nunique()
+        shared = frame[frame["epoch"].isin(reached[reached == len(ok)].index)]  # epochs every seed reached
+        stats = shared.groupby("epoch").agg(mean=("value", "mean"), std=("value", "std"), low=("value", "min"))
+        stats["high"] = shared.groupby("epoch")["value"].max()
+        stats["seconds"] = shared.groupby("epoch")["seconds"].mean()
+        wide = len(ok) >= 3
+        band = (stats["mean"] - stats["std"], stats["mean"] + stats["std"]) if wide else (stats["low"], stats["high"])
+        extra = "".join(f", {n} {status}" for status, n in sorted(others.items()))
+        label = f"{name} (n={len(ok)}{extra}, {'±1 std' if wide else 'min-max'})"
+        epochs = list(stats.index)
+        series.append(Series(label, epochs, list(stats["seconds"]), list(stats["mean"]), True, tuple(map(list, band))))
+    return series
+
+
+def plot_curves(series: list[Series], metric: str, path: Path, title: str | None = None) -> Path | None:
+    """Two panels like the book's minibatch-SGD figure: the metric per epoch and against training time."""
+    if not series:
         return None
+    fig, (by_epoch, by_time) = plt.subplots(1, 2, figsize=(13, 4.5), layout="constrained")
+    kept = []  # the y values of curves that finished: diverged curves may leave the frame
+    palette = plt.get_cmap("tab20" if len(series) > 10 else "tab10")
+    for i, curve in enumerate(series):
+        style = {"marker": "o", "markersize": 3, "linestyle": "-" if curve.finished else "--"}
+        style["color"] = palette(i % palette.N)
+        by_epoch.plot(curve.epochs, curve.values, label=curve.label, **style)
+        by_time.plot(curve.seconds, curve.values, **style)
+        if curve.band is not None:
+            by_epoch.fill_between(curve.epochs, *curve.band, color=style["color"], alpha=0.2, linewidth=0)
+            by_time.fill_between(curve.seconds, *curve.band, color=style["color"], alpha=0.2, linewidth=0)
+            kept += [v for v in (*curve.band[0], *curve.band[1]) if math.isfinite(v)]
+        kept += curve.values if curve.finished else []
     for ax in (by_epoch, by_time):
         ax.set_ylabel(metric)
         ax.grid(True, alpha=0.3)
@@ -86,20 +142,23 @@ def plot_curves(jobs: list[Job], keys: list[str], metric: str, path: Path) -> Pa
     by_epoch.xaxis.set_major_locator(MaxNLocator(integer=True))
     by_time.set_xlabel("wall time of training (s)")
     by_time.set_xscale("log")
-    fig.legend(loc="outside right upper", fontsize=7 if len(jobs) > 8 else 8)
-    fig.suptitle(f"{metric} of every job")
+    fig.legend(loc="outside right upper", fontsize=7 if len(series) > 8 else 8)
+    fig.suptitle(title or f"{metric} of every job")
     fig.savefig(path, dpi=120)
     plt.close(fig)
     return path
 
 
 def grid_keys(jobs: list[Job], varying: list[str]) -> tuple[str, str] | None:
-    """The two varying keys when the jobs form a full grid over them, else None."""
-    if len(varying) != 2:
+    """The two varying keys (besides `seed`) when the jobs cover a full grid over them, else None."""
+    keys = [k for k in varying if k != "seed"]
+    if len(keys) != 2:
         return None
-    rows, cols = ({j.overrides.get(k) for j in jobs} for k in varying)
-    pairs = {(j.overrides.get(varying[0]), j.overrides.get(varying[1])) for j in jobs}
-    return (varying[0], varying[1]) if len(pairs) == len(jobs) == len(rows) * len(cols) else None
+    rows, cols = ({j.overrides.get(k) for j in jobs} for k in keys)
+    pairs = {(j.overrides.get(keys[0]), j.overrides.get(keys[1])) for j in jobs}
+    seeds_vary = "seed" in varying
+    one_each = len(pairs) == len(jobs)
+    return (keys[0], keys[1]) if len(pairs) == len(rows) * len(cols) and (one_each or seeds_vary) else None
 
 
 def axis_values(jobs: list[Job], key: str) -> list[str]:
@@ -109,30 +168,49 @@ def axis_values(jobs: list[Job], key: str) -> list[str]:
     return values
 
 
+def cell_text(members: list[Job]) -> tuple[float, str]:
+    """A cell's value (the mean best over its ok jobs) and its text: the value, ± the std over seeds, or the
+    status of its jobs when none finished."""
+    bests = [j.best for j in members if math.isfinite(j.best)]
+    if not bests:
+        return math.nan, Counter(j.status for j in members).most_common(1)[0][0]
+    mean = sum(bests) / len(bests)
+    if len(members) == 1:
+        return mean, f"{mean:.4g}"
+    std = pd.Series(bests).std()
+    lost = len(members) - len(bests)
+    return mean, f"{mean:.4g}" + (f"\n±{std:.2g}" if len(bests) > 1 else "") + (f"\n({lost} lost)" if lost else "")
+
+
 def plot_heatmap(jobs: list[Job], keys: tuple[str, str], monitor: str, mode: str, path: Path) -> Path:
-    """The best monitored value per grid cell; failed and diverged cells are grey and say so."""
+    """The best monitored value per grid cell, the mean over seeds ± their std when seeds vary; cells with no
+    finished job are grey and say why."""
     rows, cols = axis_values(jobs, keys[0]), axis_values(jobs, keys[1])
-    cell = {(j.overrides[keys[0]], j.overrides[keys[1]]): j for j in jobs}
-    grid = [[cell[r, c].best for c in cols] for r in rows]
+    cells: dict[tuple[str, str], list[Job]] = {}
+    for job in jobs:
+        cells.setdefault((job.overrides[keys[0]], job.overrides[keys[1]]), []).append(job)
+    texts = {rc: cell_text(members) for rc, members in cells.items()}
+    grid = [[texts[r, c][0] for c in cols] for r in rows]
+    seeds = any(len(m) > 1 for m in cells.values())
     finite = [v for line in grid for v in line if math.isfinite(v)]
-    fig, ax = plt.subplots(figsize=(1.3 * len(cols) + 3, 0.8 * len(rows) + 2), layout="constrained")
+    fig, ax = plt.subplots(figsize=(1.3 * len(cols) + 3, (1.1 if seeds else 0.8) * len(rows) + 2), layout="constrained")
     cmap = plt.get_cmap("viridis_r" if mode == "min" else "viridis").with_extremes(bad="lightgrey")
     spread = bool(finite) and min(finite) > 0 and max(finite) / min(finite) > 10
     norm = LogNorm() if spread else Normalize()
     image = ax.imshow(grid, cmap=cmap, norm=norm)  # NaN cells (no value) take the cmap's grey
     for i, r in enumerate(rows):
         for j, c in enumerate(cols):
-            job = cell[r, c]
-            text = f"{job.best:.4g}" if math.isfinite(job.best) else job.status
-            red, green, blue, _ = image.cmap(image.norm(job.best)) if math.isfinite(job.best) else (1,) * 4
+            value, text = texts[r, c]
+            red, green, blue, _ = image.cmap(image.norm(value)) if math.isfinite(value) else (1,) * 4
             dark = 0.299 * red + 0.587 * green + 0.114 * blue < 0.5  # white text on dark cells
             ax.text(j, i, text, ha="center", va="center", fontsize=8, color="white" if dark else "black")
     ax.set_xticks(range(len(cols)), [short(c) for c in cols])
     ax.set_yticks(range(len(rows)), [short(r) for r in rows])
     ax.set_xlabel(keys[1])
     ax.set_ylabel(keys[0])
-    fig.colorbar(image, ax=ax, label=f"best {monitor}")
-    ax.set_title(f"best {monitor} ({mode})")
+    what = f"best {monitor}" + (", mean ± std over seeds" if seeds else "")
+    fig.colorbar(image, ax=ax, label=what)
+    ax.set_title(f"{what} ({mode})")
     fig.savefig(path, dpi=120)
     plt.close(fig)
     return path

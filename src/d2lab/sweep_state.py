@@ -62,7 +62,7 @@ class JobFolder:
     def status(self) -> str:
         status = self.metrics.get("status", "missing")
         if status == "running" and not is_alive(self.metrics):
-            return "crashed"
+            return "missing"  # its process died before it could say how it ended
         return status
 
     def resume_checkpoint(self) -> Path | None:
