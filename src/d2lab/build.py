@@ -44,11 +44,19 @@ def cluster_plugins() -> list:
     return []
 
 
-def build_run(cfg: DictConfig, *, loggers: bool = True, callbacks: bool = True, **trainer_options) -> Run:
+def build_run(
+    cfg: DictConfig,
+    *,
+    loggers: bool = True,
+    callbacks: bool = True,
+    job_started: float | None = None,
+    **trainer_options,
+) -> Run:
     """Seed, then instantiate data, model, optimizer, schedule, task and Trainer from `cfg`.
 
     `loggers`/`callbacks` False builds the Trainer without the configured ones (evaluation). The run's history
-    and a progress bar that counts optimizer steps are always added, and inside an Optuna search, its pruning."""
+    and a progress bar that counts optimizer steps are always added, and inside an Optuna search, its pruning.
+    `job_started` (a perf_counter reading) starts the history's first-step clock at a multirun job's start."""
     import lightning as L
     from hydra.utils import instantiate
 
@@ -74,7 +82,7 @@ def build_run(cfg: DictConfig, *, loggers: bool = True, callbacks: bool = True, 
         logger_list = instantiate_all(cfg.get("logger")) if loggers else []
     with explained("callbacks", cfg.get("callbacks")):
         callback_list = instantiate_all(cfg.get("callbacks")) if callbacks else []
-    history = RunHistory()
+    history = RunHistory(job_started)
     callback_list.append(history)
     trial = job_trial() if callbacks else None
     if trial is not None:  # a job of an Optuna search reports to its trial, whose pruner may stop it

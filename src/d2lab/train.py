@@ -5,6 +5,7 @@ python -m d2lab.train -m data=airfoil optimizer.lr=0.005,0.05 data.batch_size=1,
 """
 
 import statistics
+import time
 from pathlib import Path
 
 import hydra
@@ -37,14 +38,33 @@ def flat_hparams(cfg: DictConfig) -> dict[str, object]:
     return flat
 
 
-def train(cfg: DictConfig, record: dict) -> dict:
-    """Build everything from `cfg`, fit and test; `record` gets the history as it grows."""
+def log_to_trackers(cfg: DictConfig, trainer, monitor: str, summary: dict) -> None:
+    """The run's compared hyperparameters, and the final numbers that have no curve (its clocks), into every
+    logger; TensorBoard also gets the run's HParams session (tensorboard_hparams.py)."""
+    from hydra.core.hydra_config import HydraConfig
     from lightning.pytorch.loggers import TensorBoardLogger
 
+    from d2lab.tensorboard_hparams import compared_hparams, log_run_hparams, session_group
+
+    hydra_cfg = HydraConfig.get() if HydraConfig.initialized() else None
+    overrides = list(hydra_cfg.overrides.task) if hydra_cfg else []
+    params = compared_hparams(cfg, overrides, dict(hydra_cfg.runtime.choices) if hydra_cfg else {})
+    clocks = {k: v for k, v in summary.items() if k.startswith("time/") and isinstance(v, float)}
+    for logger in trainer.loggers:
+        logger.log_hyperparams(params)
+        logger.log_metrics(clocks, step=trainer.global_step)
+        if isinstance(logger, TensorBoardLogger):
+            log_run_hparams(logger, params, session_group(overrides), monitor, in_sweep=is_multirun())
+        logger.finalize("success")  # flush now: the trainer closed its writers before this
+
+
+def train(cfg: DictConfig, record: dict) -> dict:
+    """Build everything from `cfg`, fit and test; `record` gets the history as it grows."""
+    job_started = time.perf_counter()
     check_choice("test_ckpt", cfg.get("test_ckpt", "best"), TEST_CHECKPOINTS)  # before fit, so no run is lost
     quiet_lightning()
     quiet = {"enable_progress_bar": False} if is_multirun() else {}  # one bar per job is noise in a sweep
-    run = build_run(cfg, **quiet)
+    run = build_run(cfg, job_started=job_started if is_multirun() else None, **quiet)
     datamodule, task, trainer, history = run.datamodule, run.task, run.trainer, run.history.records
     record.update(monitor=task.monitor, mode=task.mode, history=history)
 
@@ -77,15 +97,7 @@ def train(cfg: DictConfig, record: dict) -> dict:
         summary["time/fit_s"] = last["time_s"]
     summary.update(task.test_results)
     summary.update(getattr(task, "fit_report", {}))
-    final = {k: v for k, v in summary.items() if isinstance(v, float) and "/" in k}
-    for logger in trainer.loggers:
-        final_metrics = {f"final/{k}": v for k, v in final.items()}
-        if isinstance(logger, TensorBoardLogger):  # its HParams tab wants the metrics with the hparams
-            logger.log_hyperparams(flat_hparams(cfg), final_metrics)
-        else:  # e.g. CSVLogger.log_hyperparams takes no metrics
-            logger.log_hyperparams(flat_hparams(cfg))
-            logger.log_metrics(final_metrics)
-        logger.finalize("success")  # flush the HParams row now: the trainer closed its writer before it
+    log_to_trackers(cfg, trainer, task.monitor, summary)
     summary["history"] = history
     return summary
 

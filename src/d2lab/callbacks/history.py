@@ -14,10 +14,13 @@ class RunHistory(L.Callback):
     `epoch_s`, the epoch's training seconds with validation left out. An epoch without a validation gets a
     record of its own, with its `train/*` metrics.
 
-    `first_step_s` is the start-up a user feels: from process start to the first training step."""
+    `first_step_s` is the start-up a user feels: from process start to the first training step, or, for a job
+    of a multirun (`job_started`, a perf_counter reading), from the job's start, so later jobs do not count the
+    ones before them."""
 
-    def __init__(self) -> None:
+    def __init__(self, job_started: float | None = None) -> None:
         self.records: list[dict] = []
+        self.job_started = job_started
         self.first_step_s: float | None = None
         self.time_offset = 0.0  # seconds of fit before a resume
         self.restored: dict | None = None  # a checkpoint's state, applied when fit starts
@@ -36,7 +39,9 @@ class RunHistory(L.Callback):
         return self.time_offset + time.perf_counter() - self.fit_start
 
     def on_train_batch_start(self, trainer: L.Trainer, pl_module: L.LightningModule, batch, batch_idx: int) -> None:
-        if self.first_step_s is None:
+        if self.first_step_s is None and self.job_started is not None:
+            self.first_step_s = time.perf_counter() - self.job_started
+        elif self.first_step_s is None:
             self.first_step_s = seconds_since_process_start()  # None where /proc is unavailable
 
     def on_train_epoch_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:

@@ -63,6 +63,7 @@ class GridSweeper(Sweeper):
 
     def sweep(self, arguments: list[str]) -> list[list[JobReturn]]:
         from d2lab.sweep_state import write_sweep_status
+        from d2lab.tensorboard_hparams import write_sweep_experiment
 
         # Config params first, so the command line can replace any of them (as Hydra's basic sweeper does).
         params = [f"{k}={v}" for k, v in self.params.items()] + list(arguments)
@@ -70,6 +71,7 @@ class GridSweeper(Sweeper):
         sweep_dir = Path(str(self.config.hydra.sweep.dir))
         sweep_dir.mkdir(parents=True, exist_ok=True)
         OmegaConf.save(self.config, sweep_dir / "multirun.yaml")
+        write_sweep_experiment(sweep_dir, self.config, swept)  # TensorBoard's HParams tab opens on `swept`
         plan = plan_jobs(jobs, sweep_dir, self.resume)
         plan.log(log, len(jobs))
         write_sweep_status(sweep_dir, "running", len(jobs))

@@ -84,6 +84,7 @@ class OptunaSweeper(Sweeper):
 
         from d2lab.optuna_study import describe_storage, open_storage
         from d2lab.sweep_state import write_sweep_status
+        from d2lab.tensorboard_hparams import write_sweep_experiment
         from hydra_plugins.d2lab_sweepers.launch_plan import interrupted_hint
         from hydra_plugins.d2lab_sweepers.search_space import parse_search_space
 
@@ -109,6 +110,8 @@ class OptunaSweeper(Sweeper):
                 f"{describe_storage(self.storage, self.sweep_dir)} was made to {study.direction.name.lower()}. "
                 "Use another hydra.sweeper.study_name or storage for a search the other way."
             )
+        swept = {k: [str(c) for c in d.choices] if hasattr(d, "choices") else None for k, d in space.items()}
+        write_sweep_experiment(self.sweep_dir, self.config, swept)  # TensorBoard's HParams tab opens on them
         stale = self.stale_trials(study)
         held = len(self.counted_trials(study))
         log.info(
