@@ -269,9 +269,25 @@ def section_startup(repeats: int) -> str:
     )
 
 
+def section_pruning(data_dir: str, trials: int) -> str:
+    from bench_pruning import table
+
+    return "\n".join(
+        [
+            "## Optuna pruning: the same search with and without it",
+            "",
+            f"One seeded TPE search of {trials} trials with `hydra/sweeper/pruner=none`, then the same with `median`, "
+            "each in one fresh process (`python scripts/bench_pruning.py`). Wall time includes start-up; the best "
+            "value is the search's best val/loss (airfoil, lower is better) or val/acc (BN-LeNet, higher is better).",
+            "",
+            table(trials, data_dir),
+        ]
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    sections = ["a", "costs", "b", "c", "startup"]
+    sections = ["a", "costs", "b", "c", "startup", "pruning"]
     parser.add_argument("--sections", nargs="+", default=sections, choices=sections)
     parser.add_argument("--quick", action="store_true", help="fewer repeats; on CPU, (c) for BN-LeNet only")
     parser.add_argument(
@@ -286,7 +302,7 @@ def main() -> None:
     repeats = args.repeats or (1 if args.quick else 3)
     info = machine()
     print(machine_line(info), flush=True)
-    source = ensure_fashion_mnist(Path(args.data_dir)) if {"b", "c"} & set(args.sections) else ""
+    source = ensure_fashion_mnist(Path(args.data_dir)) if {"b", "c", "pruning"} & set(args.sections) else ""
     parts = [
         "# d2lab benchmarks",
         "",
@@ -306,6 +322,8 @@ def main() -> None:
             text = section_b(args.data_dir, repeats, source)
         elif name == "c":
             text = section_c(args.data_dir, args.repeats or (2 if info["gpu"] else 1), args.quick, args.rows)
+        elif name == "pruning":
+            text = section_pruning(args.data_dir, trials=10 if args.quick else 40)
         else:
             text = section_startup(repeats)
         print(f"\n{text}\n\n({name}: {time.perf_counter() - t0:.0f} s)", flush=True)

@@ -158,7 +158,7 @@ def test_multirun_gets_one_comparison_figure(tmp_path):
         f"hydra.sweep.dir={sweep}", cwd=tmp_path,
     )  # fmt: skip
     assert result.returncode == 0, result.stderr[-3000:]
-    assert sorted(p.name for p in sweep.iterdir()) == ["0", "1", "comparison.png", "multirun.yaml"]
+    assert sorted(p.name for p in sweep.iterdir()) == ["0", "1", "comparison.png", "multirun.yaml", "sweep.json"]
     assert [read_metrics(sweep / j)["status"] for j in ("0", "1")] == ["ok", "diverged"]
     assert (sweep / "comparison.png").read_bytes().startswith(PNG)
     assert "optimizer.lr=1.1" in OmegaConf.load(sweep / "1" / ".hydra" / "overrides.yaml")

@@ -4,7 +4,6 @@ A preset job may only be recorded `diverged` where it really blows up to NaN/inf
 stopped with the finite criterion turned off (callbacks.divergence.max_loss_ratio=null).
 """
 
-import itertools
 from pathlib import Path
 
 import pytest
@@ -13,6 +12,7 @@ from omegaconf import OmegaConf
 from d2lab.errors import DivergedError
 from d2lab.paths import config_dir
 from d2lab.train import train
+from hydra_plugins.d2lab_sweepers.grid_sweeper import expand_grid
 from tests.conftest import compose_config
 from tests.fashion_idx import REAL_RAW, link_real_fashion_mnist
 
@@ -22,12 +22,13 @@ PRESETS = sorted(p.stem for p in (Path(config_dir()) / "experiment").glob("*.yam
 IMAGES = ("data.train_size=768", "+trainer.limit_train_batches=2", "data.resize=28", "test=false")
 
 
-def sweep_jobs(preset: str) -> list[list[str]]:
-    """The preset's multirun jobs as override lists (a single run where it sweeps nothing)."""
-    raw = OmegaConf.load(Path(config_dir()) / "experiment" / f"{preset}.yaml")
-    params = OmegaConf.select(raw, "hydra.sweeper.params") or {}
-    axes = [[f"{key}={value.strip()}" for value in str(values).split(",")] for key, values in params.items()]
-    return [list(job) for job in itertools.product(*axes)]
+def sweep_jobs(tmp_path: Path, preset: str) -> list[list[str]]:
+    """The preset's multirun jobs as override lists, as its sweeper expands them (a single run where it sweeps
+    nothing). A `_seeds` preset's jobs are its base preset's, which run here too, at each of its seeds."""
+    cfg = compose_config(tmp_path, [f"experiment={preset}"])
+    params = OmegaConf.select(cfg, "hydra.sweeper.params") or {}
+    jobs, _ = expand_grid([f"{key}={values}" for key, values in params.items()])
+    return jobs
 
 
 @pytest.fixture(scope="module")
@@ -57,7 +58,7 @@ def test_preset_first_epochs_raise_no_false_alarm(preset, tmp_path, request):
     images = "FashionMNIST" in compose_config(tmp_path / "probe", base).data._target_
     data_dir = request.getfixturevalue("real_data") if images else None
     base += list(IMAGES) if images else []
-    for n, job in enumerate(sweep_jobs(preset)):
+    for n, job in enumerate(sweep_jobs(tmp_path / "jobs", preset)):
         outcome = run(tmp_path / str(n), [*base, *job], data_dir)
         if outcome != "ok":  # only a real blow-up may stop a preset job
             nan_only = run(tmp_path / f"{n}-nan", [*base, *job, "callbacks.divergence.max_loss_ratio=null"], data_dir)

@@ -87,3 +87,23 @@ def test_a_sweep_interrupted_and_run_again_skips_what_finished_and_ends_like_an_
     assert "4 of 6 jobs already finished; launching 2" in wider.stdout + wider.stderr
     new = {read_metrics(cut / str(i))["val/loss"] for i in (4, 5)}
     assert len(new) == 2 and (cut / "0" / "metrics.json").stat().st_mtime_ns == finished_at
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("args", "key"),
+    [
+        (["-m", "seed=1,2", "hydra.sweeper.resume=maybe"], "hydra.sweeper.resume='maybe'"),
+        (["-m", "seed=1,2", "hydra.sweeper.max_batch_size=0"], "hydra.sweeper.max_batch_size=0"),
+        (["-m", "optimizer.lr=interval(0.1,1)"], "'optimizer.lr=interval(0.1,1)'"),
+        (["hparams_search=airfoil_optuna", "hydra.sweeper.n_trials=abc"], "hydra.sweeper.n_trials='abc'"),
+        (["hparams_search=airfoil_optuna", "hydra.sweeper.n_jobs=0"], "hydra.sweeper.n_jobs=0"),
+        (["hparams_search=airfoil_optuna", "hydra.sweeper.storage=mysql://x@127.0.0.1:1/x"], "hydra.sweeper.storage"),
+        (["hparams_search=airfoil_optuna", "hydra.sweeper.direction=sideways"], "hydra.sweeper.direction='sideways'"),
+    ],
+)
+def test_a_bad_sweeper_setting_gets_one_paragraph_and_no_job_runs(tmp_path, args, key):
+    result = run_cli("-m", "d2lab.train", *args, f"hydra.sweep.dir={tmp_path / 'sweep'}", cwd=REPO)
+    assert result.returncode != 0
+    assert key in result.stderr and "Traceback" not in result.stderr
+    assert not list((tmp_path / "sweep").glob("[0-9]*"))  # nothing ran, nothing lost

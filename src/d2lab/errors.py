@@ -1,5 +1,9 @@
 """User-facing errors: each carries one paragraph that names the bad value and the valid choices."""
 
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 
 class D2LabError(Exception):
     """A problem the user can fix from the command line; printed without a traceback."""
@@ -53,3 +57,14 @@ class TrialPruned(Exception):
         self.step = step
         self.validation = validation
         self.value = value
+
+
+@contextmanager
+def exit_on_user_error(prog: str = "d2lab") -> Iterator[None]:
+    """Code outside a job (a sweeper): a D2LabError becomes its paragraph on stderr and exit status 1, where
+    Hydra would print a traceback."""
+    try:
+        yield
+    except D2LabError as exc:
+        print(f"{prog}: {exc}", file=sys.stderr)
+        raise SystemExit(1) from None

@@ -75,7 +75,8 @@ def table(jobs: list[Job], keys: list[str], monitor: str) -> list[dict[str, obje
         row["epochs"] = job.metrics.get("epochs", len(job.history))
         row["error"] = job.metrics.get("error", "")
         if job.status == "missing":
-            row["error"] = "its process died while it ran" if job.metrics else "no metrics.json: the job crashed"
+            dead = "its process died while it ran" if job.metrics else "no metrics.json: the job crashed"
+            row["error"] = job.metrics.get("error") or dead
         rows.append(row)
     return rows
 

@@ -6,6 +6,7 @@ Shared by the tables (report.py) and the pictures (report_plots.py); it reads fi
 import json
 import math
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 
 import yaml
@@ -20,10 +21,10 @@ class Job:
     overrides: dict[str, str]  # key -> value, as typed on the command line
     metrics: dict = field(default_factory=dict)  # empty when the job died before writing metrics.json
 
-    @property
+    @cached_property  # looked up once, so the counts, the table and the plots of one report agree
     def status(self) -> str:
-        """ok, diverged, failed, pruned, interrupted, running, or missing: no metrics.json, or a job still
-        marked running whose process is gone (it crashed)."""
+        """ok, diverged, failed, pruned, interrupted, running, or missing: no readable metrics.json, or a job
+        still marked running whose process is gone (it crashed)."""
         status = self.metrics.get("status", "missing")
         return "missing" if status == "running" and not is_alive(self.metrics) else status
 
@@ -46,18 +47,26 @@ def parse_overrides(lines: list[str]) -> dict[str, str]:
     return pairs
 
 
+def read_metrics(path: Path) -> dict:
+    """A job's metrics.json; {} when there is none, and no status (so: missing) when it cannot be read."""
+    try:
+        metrics = json.loads(path.read_text())
+    except FileNotFoundError:
+        return {}
+    except (OSError, ValueError):  # a job killed mid-write (the runs write atomically, but other tools may not)
+        metrics = None
+    if not isinstance(metrics, dict):
+        return {"error": "metrics.json is half-written or not a record: the job died while writing it"}
+    return metrics
+
+
 def load_jobs(sweep_dir: Path) -> list[Job]:
     """Every job folder of a sweep, in job-number order; a job without metrics.json is kept, as crashed."""
     jobs = []
     for overrides_file in sorted(sweep_dir.glob("*/.hydra/overrides.yaml")):
         folder = overrides_file.parent.parent
-        metrics_file = folder / "metrics.json"
-        try:
-            metrics = json.loads(metrics_file.read_text()) if metrics_file.is_file() else {}
-        except json.JSONDecodeError:  # a job killed mid-write: treat it as crashed
-            metrics = {}
         overrides = parse_overrides(yaml.safe_load(overrides_file.read_text()) or [])
-        jobs.append(Job(folder.name, folder, overrides, metrics))
+        jobs.append(Job(folder.name, folder, overrides, read_metrics(folder / "metrics.json")))
     return sorted(jobs, key=lambda j: (not j.name.isdigit(), int(j.name) if j.name.isdigit() else 0, j.name))
 
 

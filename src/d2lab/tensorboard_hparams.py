@@ -8,8 +8,10 @@ best of the monitored one first. Each job then writes only its session: its valu
 paths, `_target_` strings or callback internals. A run outside a sweep writes both, so its tab works alone.
 
 Seeds of one configuration share a session group, so the tab can show them together (mean, min, max).
+A run's folder, and so its name in TensorBoard, is its overrides (`run_name`).
 """
 
+import hashlib
 import time
 from pathlib import Path
 from typing import Any
@@ -17,6 +19,7 @@ from typing import Any
 from omegaconf import DictConfig, OmegaConf
 
 GROUPS = ("model", "data", "optimizer", "scheduler")
+SETTINGS = ("optimizer", "scheduler")  # groups whose own numbers are compared (a model's follow from its data)
 TRAINER_KEYS = ("max_epochs", "precision", "accelerator")
 NOT_COMPARED = ("paths.", "hydra.", "callbacks.", "trainer_callbacks", "logger", "ckpt_path", "+callbacks.")
 Scalar = bool | int | float | str
@@ -56,7 +59,7 @@ def compared_hparams(cfg: DictConfig, overrides: list[str], choices: dict[str, s
             params.setdefault(group, str(choices[group]))
     params.setdefault("seed", scalar(select(cfg, "seed")))
     params.setdefault("data.batch_size", scalar(select(cfg, "data.batch_size")))
-    for group in ("optimizer", "scheduler", "model"):
+    for group in SETTINGS:
         node = select(cfg, group)
         for key in node.keys() if OmegaConf.is_dict(node) else []:
             value = scalar(select(cfg, f"{group}.{key}"))
@@ -77,25 +80,48 @@ def metric_names(monitor: str) -> list[str]:
 def experiment_summary(hparams: dict[str, list[Scalar] | None], differing: set[str], monitor: str) -> Any:
     """An experiment summary (TensorBoard's protos, built as its summary_v2 does, with `differs` set)."""
     from google.protobuf import struct_pb2
-    from tensorboard.compat.proto import summary_pb2
     from tensorboard.plugins.hparams import api_pb2, metadata, plugin_data_pb2
 
     infos = []
     for name, values in hparams.items():
-        info = api_pb2.HParamInfo(name=name, differs=name in differing)
-        numbers = values is not None and all(isinstance(v, int | float) and not isinstance(v, bool) for v in values)
-        info.type = api_pb2.DATA_TYPE_FLOAT64 if numbers or values is None else api_pb2.DATA_TYPE_STRING
+        info = api_pb2.HParamInfo(name=name, differs=name in differing, type=hparam_type(values))
         if values:
             info.domain_discrete.CopyFrom(struct_pb2.ListValue(values=[_value(v) for v in values]))
         infos.append(info)
     metrics = [api_pb2.MetricInfo(name=api_pb2.MetricName(tag=m)) for m in metric_names(monitor)]
     experiment = api_pb2.Experiment(hparam_infos=infos, metric_infos=metrics, time_created_secs=time.time())
-    data = plugin_data_pb2.HParamsPluginData(version=metadata.PLUGIN_DATA_VERSION, experiment=experiment)
+    return plugin_summary(metadata.EXPERIMENT_TAG, plugin_data_pb2.HParamsPluginData(experiment=experiment))
+
+
+def session_end_summary() -> Any:
+    """The session's end, marked a success (a run logs its session once it finished): the tab's Status column.
+    Built by hand because TensorBoard's `session_end_pb` needs TensorFlow."""
+    from tensorboard.plugins.hparams import api_pb2, metadata, plugin_data_pb2
+
+    end = plugin_data_pb2.SessionEndInfo(status=api_pb2.STATUS_SUCCESS, end_time_secs=time.time())
+    return plugin_summary(metadata.SESSION_END_INFO_TAG, plugin_data_pb2.HParamsPluginData(session_end_info=end))
+
+
+def plugin_summary(tag: str, data: Any) -> Any:
+    """A summary holding one HParams plugin message, as TensorBoard's own summary functions write it."""
+    from tensorboard.compat.proto import summary_pb2
+    from tensorboard.plugins.hparams import metadata
+
+    data.version = metadata.PLUGIN_DATA_VERSION
     summary = summary_pb2.Summary()
-    summary.value.add(
-        tag=metadata.EXPERIMENT_TAG, metadata=metadata.create_summary_metadata(data), tensor=metadata.NULL_TENSOR
-    )
+    summary.value.add(tag=tag, metadata=metadata.create_summary_metadata(data), tensor=metadata.NULL_TENSOR)
     return summary
+
+
+def hparam_type(values: list[Scalar] | None) -> int:
+    """TensorBoard's type for a column: a continuous range (None) is a number."""
+    from tensorboard.plugins.hparams import api_pb2
+
+    if values and all(isinstance(v, bool) for v in values):
+        return api_pb2.DATA_TYPE_BOOL
+    if values is None or all(isinstance(v, int | float) and not isinstance(v, bool) for v in values):
+        return api_pb2.DATA_TYPE_FLOAT64
+    return api_pb2.DATA_TYPE_STRING
 
 
 def _value(value: Scalar) -> Any:
@@ -116,9 +142,10 @@ def typed(value: str) -> Scalar:
         return value
 
 
-def write_sweep_experiment(sweep_dir: Path, config: DictConfig, swept: dict[str, list[str] | None]) -> Path:
+def write_sweep_experiment(sweep_dir: Path, config: DictConfig, swept: dict[str, list[str] | None]) -> Path | None:
     """The sweep's experiment summary, in an event file of `sweep_dir` itself: `swept` maps each swept key to
-    its values (None for a continuous range), `config` is the sweep's config (the sweeper's)."""
+    its values (None for a continuous range), `config` is the sweep's config (the sweeper's). None for a sweep
+    of something other than training runs (the playground's jobs write their own HParams)."""
     from tensorboard.compat.proto import event_pb2
     from tensorboard.summary.writer.event_file_writer import EventFileWriter
 
@@ -127,9 +154,12 @@ def write_sweep_experiment(sweep_dir: Path, config: DictConfig, swept: dict[str,
     hparams: dict[str, list[Scalar] | None] = {k: [typed(v) for v in vs] if vs else None for k, vs in keys.items()}
     for key, value in compared_hparams(config, [], choices).items():
         hparams.setdefault(key, [value])
-    monitor = str(select(config, "task.monitor") or "val/loss")
+    monitor = select(config, "task.monitor")
+    if monitor is None:
+        return None
     writer = EventFileWriter(str(sweep_dir))
-    writer.add_event(event_pb2.Event(wall_time=time.time(), summary=experiment_summary(hparams, set(keys), monitor)))
+    summary = experiment_summary(hparams, set(keys), str(monitor))
+    writer.add_event(event_pb2.Event(wall_time=time.time(), summary=summary))
     writer.close()
     return sweep_dir
 
@@ -143,9 +173,21 @@ def log_run_hparams(logger: Any, params: dict[str, Scalar], group: str, monitor:
     if not in_sweep:
         writer.add_summary(experiment_summary({k: [v] for k, v in params.items()}, set(), monitor))
     writer.add_summary(summary_v2.hparams_pb(params, trial_id=group))
+    writer.add_summary(session_end_summary())
     writer.flush()
 
 
 def session_group(overrides: list[str]) -> str:
     """The seeds of one configuration share a group: its compared overrides without `seed`."""
     return ",".join(f"{k}={v}" for k, v in override_pairs(overrides) if k != "seed") or "run"
+
+
+def run_name(overrides: str) -> str:
+    """A run's TensorBoard folder, and so its name there: its overrides (`hydra.job.override_dirname`) as one
+    folder. A `/` in a value (a file's path) would nest folders, and a long line would pass the file system's
+    255-byte limit and fail the run, so `/` becomes `_` and a long name keeps its start and a digest of the rest."""
+    name = overrides.replace("/", "_")
+    if len(name.encode()) > 200:
+        digest = hashlib.sha1(name.encode()).hexdigest()[:10]
+        name = f"{name.encode()[:180].decode(errors='ignore')}-{digest}"
+    return name

@@ -16,11 +16,11 @@ from typing import Any
 from hydra.core.override_parser.overrides_parser import OverridesParser
 from hydra.core.plugins import Plugins
 from hydra.core.utils import JobReturn
-from hydra.errors import HydraException
 from hydra.plugins.sweeper import Sweeper
 from hydra.types import HydraContext, TaskFunction
 from omegaconf import DictConfig, OmegaConf
 
+from d2lab.errors import ConfigError
 from hydra_plugins.d2lab_sweepers.launch_plan import LaunchPlan, interrupted_hint, plan_jobs
 
 log = logging.getLogger(__name__)
@@ -35,7 +35,7 @@ def expand_grid(arguments: list[str], config_loader: Any = None) -> tuple[list[l
         key = override.get_key_element()
         if override.is_sweep_override():
             if not override.is_discrete_sweep():
-                raise HydraException(
+                raise ConfigError(
                     f"{override.input_line!r}: the grid sweeper takes a list (a,b,c), choice() or range(); "
                     "interval() needs a search: hydra/sweeper=optuna."
                 )
@@ -50,9 +50,15 @@ def expand_grid(arguments: list[str], config_loader: Any = None) -> tuple[list[l
 
 class GridSweeper(Sweeper):
     def __init__(self, max_batch_size: int | None = None, params: dict[str, str] | None = None, resume: bool = True):
+        from d2lab.errors import ConfigError, check_whole_number
+
+        if not isinstance(resume, bool):  # "no" or 0 must not quietly mean resume
+            raise ConfigError(f"hydra.sweeper.resume={resume!r} is invalid: use true (skip finished jobs) or false.")
+        if max_batch_size is not None:
+            check_whole_number("hydra.sweeper.max_batch_size", max_batch_size, hint=", or null for all jobs at once")
         self.max_batch_size = max_batch_size
         self.params = dict(params or {})
-        self.resume = bool(resume)
+        self.resume = resume
 
     def setup(self, *, hydra_context: HydraContext, task_function: TaskFunction, config: DictConfig) -> None:
         self.config = config
@@ -62,6 +68,12 @@ class GridSweeper(Sweeper):
         )
 
     def sweep(self, arguments: list[str]) -> list[list[JobReturn]]:
+        from d2lab.errors import exit_on_user_error
+
+        with exit_on_user_error():  # a bad storage or search space: one paragraph, no traceback
+            return self.run_sweep(arguments)
+
+    def run_sweep(self, arguments: list[str]) -> list[list[JobReturn]]:
         from d2lab.sweep_state import write_sweep_status
         from d2lab.tensorboard_hparams import write_sweep_experiment
 

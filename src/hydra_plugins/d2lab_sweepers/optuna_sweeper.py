@@ -61,13 +61,36 @@ class OptunaSweeper(Sweeper):
         storage: str | None = None,
         params: dict[str, str] | None = None,
     ) -> None:
+        import optuna
+
+        from d2lab.errors import ConfigError, check_whole_number
+
         if direction not in DIRECTIONS:
-            raise ValueError(f"hydra.sweeper.direction={direction!r}: use one of {sorted(DIRECTIONS)}.")
+            raise ConfigError(f"hydra.sweeper.direction={direction!r}: use one of {sorted(DIRECTIONS)}.")
+        check_whole_number("hydra.sweeper.n_trials", n_trials, hint=" (the trials the study holds in the end)")
+        if isinstance(n_jobs, bool) or not isinstance(n_jobs, int) or n_jobs == 0:
+            raise ConfigError(
+                f"hydra.sweeper.n_jobs={n_jobs!r} is invalid: a whole number of trials at once, or -1 for every CPU."
+            )
+        if not isinstance(pruner, optuna.pruners.BasePruner | None):
+            raise ConfigError(
+                f"hydra.sweeper.pruner={pruner!r} is not an Optuna pruner: use hydra/sweeper/pruner=none, median, "
+                "hyperband or successive_halving."
+            )
+        if not isinstance(sampler, optuna.samplers.BaseSampler | None):
+            raise ConfigError(
+                f"hydra.sweeper.sampler={sampler!r} is not an Optuna sampler (e.g. optuna.samplers.TPESampler)."
+            )
+        if storage is not None and not isinstance(storage, str):
+            raise ConfigError(
+                f"hydra.sweeper.storage={storage!r}: use a database URL (sqlite:///study.db), a journal file "
+                "path, or null."
+            )
         self.sampler = sampler
         self.pruner = pruner
         self.direction = DIRECTIONS[direction]
-        self.n_trials = int(n_trials)
-        self.n_jobs = resolve_n_jobs(int(n_jobs))
+        self.n_trials = n_trials
+        self.n_jobs = resolve_n_jobs(n_jobs)
         self.study_name = study_name
         self.storage = storage
         self.params = dict(params or {})
@@ -80,8 +103,15 @@ class OptunaSweeper(Sweeper):
         )
 
     def sweep(self, arguments: list[str]) -> list[JobReturn]:
+        from d2lab.errors import exit_on_user_error
+
+        with exit_on_user_error():  # a bad storage or search space: one paragraph, no traceback
+            return self.run_sweep(arguments)
+
+    def run_sweep(self, arguments: list[str]) -> list[JobReturn]:
         import optuna
 
+        from d2lab.errors import ConfigError
         from d2lab.optuna_study import describe_storage, open_storage
         from d2lab.sweep_state import write_sweep_status
         from d2lab.tensorboard_hparams import write_sweep_experiment
@@ -91,21 +121,27 @@ class OptunaSweeper(Sweeper):
         # Config params first, so the command line can replace any of them.
         space, self.fixed = parse_search_space([f"{k}={v}" for k, v in self.params.items()] + list(arguments))
         if not space:
-            raise ValueError("The Optuna sweeper got no search space: set hydra.sweeper.params.")
+            raise ConfigError("The Optuna sweeper got no search space: set hydra.sweeper.params.")
         self.sweep_dir = Path(str(self.config.hydra.sweep.dir))
         self.sweep_dir.mkdir(parents=True, exist_ok=True)
         OmegaConf.save(self.config, self.sweep_dir / "multirun.yaml")
-        self.opened = open_storage(self.storage, self.sweep_dir)
-        study = optuna.create_study(
-            study_name=self.study_name,
-            storage=self.opened,
-            sampler=self.sampler,
-            pruner=self.pruner,
-            direction=self.direction,
-            load_if_exists=True,
-        )
+        try:
+            self.opened = open_storage(self.storage, self.sweep_dir)
+            study = optuna.create_study(
+                study_name=self.study_name,
+                storage=self.opened,
+                sampler=self.sampler,
+                pruner=self.pruner,
+                direction=self.direction,
+                load_if_exists=True,
+            )
+        except Exception as exc:  # a database Optuna cannot reach, a journal it cannot write
+            raise ConfigError(
+                f"hydra.sweeper.storage={self.storage!r}: Optuna cannot open it ({type(exc).__name__}: {exc}). Use a "
+                "database URL such as sqlite:///study.db, a journal file path in a writable folder, or null."
+            ) from None
         if study.direction.name.lower() != self.direction:
-            raise ValueError(
+            raise ConfigError(
                 f"hydra.sweeper.direction={self.direction}, but study {study.study_name!r} in "
                 f"{describe_storage(self.storage, self.sweep_dir)} was made to {study.direction.name.lower()}. "
                 "Use another hydra.sweeper.study_name or storage for a search the other way."
