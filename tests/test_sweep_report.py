@@ -72,6 +72,7 @@ def test_report_table_sorts_by_the_metric_and_marks_failures(sweep):
     markdown = (sweep / "summary.md").read_text()
     assert "6 jobs: 2 ok, 1 diverged, 3 failed" in markdown
     assert markdown.count("**failed**") == 3 and "**diverged**" in markdown
+    assert not (sweep / "groups.csv").exists() and not (sweep / "groups.md").exists()  # no seed repeats a job
     for name in ("loss_curves.png", "heatmap.png"):  # a full 3 x 2 grid gets its heat map
         assert sweep / name in paths
         height, width, _ = matplotlib.image.imread(sweep / name).shape

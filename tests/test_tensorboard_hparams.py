@@ -16,6 +16,7 @@ import pytest
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 from tensorboard.plugins.hparams import plugin_data_pb2
 
+from d2lab.tensorboard_hparams import run_name
 from tests.conftest import read_metrics, run_cli
 
 REPO = Path(__file__).resolve().parents[1]
@@ -41,6 +42,15 @@ def test_a_run_writes_its_own_hparams_experiment_with_what_it_compares(train_cfg
     assert not [t for t in scalars if t.startswith("final/")]  # no one-point copies of the curves
     assert events.Scalars("val/loss_best")[-1].value == pytest.approx(summary["best"], rel=1e-6)
     assert events.Scalars("time/fit_s")[-1].value == pytest.approx(summary["time/fit_s"], rel=1e-6)
+    end = plugin_data_pb2.HParamsPluginData.FromString(content["_hparams_/session_end_info"]).session_end_info
+    assert end.status == 1  # STATUS_SUCCESS: the tab's Status column
+
+
+def test_a_run_name_stays_one_folder():
+    assert run_name("data.path=/data/my/airfoil.dat,data=airfoil") == "data.path=_data_my_airfoil.dat,data=airfoil"
+    long = ",".join(f"optimizer.k{i}=0.000123456789012345" for i in range(12))
+    assert len(run_name(long).encode()) < 255 and run_name(long) != run_name(long.replace("k11", "k12"))
+    assert run_name("") == ""  # a run without overrides writes into tensorboard/ itself
 
 
 def free_port() -> int:
@@ -104,6 +114,8 @@ def test_a_sweeps_hparams_tab_opens_on_the_swept_keys_and_the_best_metric(tmp_pa
     names = [h["name"] for h in experiment["hparamInfos"]]
     assert names[:2] == ["optimizer", "optimizer.lr"]  # swept first: TensorBoard shows the differing ones first
     assert [h.get("differs", False) for h in experiment["hparamInfos"]][:3] == [True, True, False]
+    types = {h["name"]: h["type"] for h in experiment["hparamInfos"]}
+    assert types["optimizer.lr"] == "DATA_TYPE_FLOAT64" and types["optimizer.nesterov"] == "DATA_TYPE_BOOL"
     assert not [n for n in names if NOT_COMPARED.search(n)] and len(names) < 20
     metrics = [m["name"]["tag"] for m in experiment["metricInfos"]]
     assert metrics[:2] == ["val/loss_best", "val/loss"] and "time/first_step_s" in metrics
@@ -115,6 +127,7 @@ def test_a_sweeps_hparams_tab_opens_on_the_swept_keys_and_the_best_metric(tmp_pa
     assert len(sessions) == 4
     for session in sessions:
         job = sweep / session["name"].split("/")[0]
+        assert session["status"] == "STATUS_SUCCESS"
         values = {m["name"]["tag"]: m["value"] for m in session["metricValues"]}
         assert values["val/loss_best"] == pytest.approx(read_metrics(job)["best"], rel=1e-6)
         assert values["val/loss"] == pytest.approx(read_metrics(job)["val/loss"], rel=1e-6)

@@ -23,7 +23,7 @@ from pathlib import Path
 
 import yaml
 
-from d2lab.report_groups import group_keys, write_groups
+from d2lab.report_groups import group_keys, in_group_order, write_groups
 from d2lab.report_jobs import Job, load_jobs, short
 from d2lab.report_plots import grid_keys, group_series, job_series, plot_curves, plot_heatmap
 from d2lab.report_study import study_plots
@@ -180,7 +180,8 @@ def report(sweep_dir: Path, curve: str = "val/loss") -> list[Path]:
         (sweep_dir / stale).unlink(missing_ok=True)
     groups = write_groups(sweep_dir, jobs, varying, monitor, mode, metric_keys(jobs))
     if groups is not None:
-        series = group_series(jobs, group_keys(varying), curve)
+        keys = group_keys(varying)
+        series = group_series(in_group_order(jobs, groups, keys) if keys else jobs, keys, curve)
         title = f"{curve}: mean of each configuration over its seeds"
     else:
         series, title = job_series(jobs, varying, curve), None

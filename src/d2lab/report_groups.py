@@ -59,6 +59,12 @@ def group_table(jobs: list[Job], varying: list[str], monitor: str, mode: str, me
     return table.sort_values(f"best/{monitor}_mean", ascending=mode == "min", na_position="last", kind="stable")
 
 
+def in_group_order(jobs: list[Job], table: pd.DataFrame, keys: list[str]) -> list[Job]:
+    """The jobs with their groups in the table's order (best mean first), so the legend reads like groups.md."""
+    rank = {tuple(str(v) for v in row): i for i, row in enumerate(table[keys].itertuples(index=False))}
+    return sorted(jobs, key=lambda j: rank.get(tuple(j.overrides.get(k, "") for k in keys), len(rank)))
+
+
 def _as_int(value: str) -> tuple[int, str]:
     return (int(value), "") if value.lstrip("-").isdigit() else (0, value)
 

@@ -154,15 +154,15 @@ def grid_keys(jobs: list[Job], varying: list[str]) -> tuple[str, str] | None:
     keys = [k for k in varying if k != "seed"]
     if len(keys) != 2:
         return None
-    rows, cols = ({j.overrides.get(k) for j in jobs} for k in keys)
-    pairs = {(j.overrides.get(keys[0]), j.overrides.get(keys[1])) for j in jobs}
+    rows, cols = ({j.overrides.get(k, "") for j in jobs} for k in keys)  # "": a job run without that key
+    pairs = {(j.overrides.get(keys[0], ""), j.overrides.get(keys[1], "")) for j in jobs}
     seeds_vary = "seed" in varying
     one_each = len(pairs) == len(jobs)
     return (keys[0], keys[1]) if len(pairs) == len(rows) * len(cols) and (one_each or seeds_vary) else None
 
 
 def axis_values(jobs: list[Job], key: str) -> list[str]:
-    values = list(dict.fromkeys(j.overrides[key] for j in jobs))
+    values = list(dict.fromkeys(j.overrides.get(key, "") for j in jobs))
     if all(as_number(v) is not None for v in values):
         return sorted(values, key=as_number)
     return values
@@ -188,7 +188,7 @@ def plot_heatmap(jobs: list[Job], keys: tuple[str, str], monitor: str, mode: str
     rows, cols = axis_values(jobs, keys[0]), axis_values(jobs, keys[1])
     cells: dict[tuple[str, str], list[Job]] = {}
     for job in jobs:
-        cells.setdefault((job.overrides[keys[0]], job.overrides[keys[1]]), []).append(job)
+        cells.setdefault((job.overrides.get(keys[0], ""), job.overrides.get(keys[1], "")), []).append(job)
     texts = {rc: cell_text(members) for rc, members in cells.items()}
     grid = [[texts[r, c][0] for c in cols] for r in rows]
     seeds = any(len(m) > 1 for m in cells.values())
@@ -204,8 +204,8 @@ def plot_heatmap(jobs: list[Job], keys: tuple[str, str], monitor: str, mode: str
             red, green, blue, _ = image.cmap(image.norm(value)) if math.isfinite(value) else (1,) * 4
             dark = 0.299 * red + 0.587 * green + 0.114 * blue < 0.5  # white text on dark cells
             ax.text(j, i, text, ha="center", va="center", fontsize=8, color="white" if dark else "black")
-    ax.set_xticks(range(len(cols)), [short(c) for c in cols])
-    ax.set_yticks(range(len(rows)), [short(r) for r in rows])
+    ax.set_xticks(range(len(cols)), [short(c) or "-" for c in cols])  # "-": jobs run without the key
+    ax.set_yticks(range(len(rows)), [short(r) or "-" for r in rows])
     ax.set_xlabel(keys[1])
     ax.set_ylabel(keys[0])
     what = f"best {monitor}" + (", mean ± std over seeds" if seeds else "")
