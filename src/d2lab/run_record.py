@@ -70,9 +70,12 @@ def guarded_run(cfg: DictConfig, body: Callable[[dict], dict]) -> float:
             raise
         record["status"] = "interrupted"
         checkpoint = Path(record.get("checkpoints", cfg.paths.output_dir)) / "interrupted.ckpt"
-        record["error"] = "Interrupted (Ctrl-C)." + (
-            f" Resume with the same command plus ckpt_path={checkpoint}" if checkpoint.is_file() else ""
+        resume = (  # a sweep run again into its folder resumes its jobs itself
+            f" The sweep, run again into its folder, resumes it from {checkpoint}."
+            if is_multirun()
+            else f" Resume with the same command plus ckpt_path={checkpoint}"
         )
+        record["error"] = "Interrupted (Ctrl-C)." + (resume if checkpoint.is_file() else "")
         write_metrics(cfg.paths.output_dir, record)
         print(f"\nd2lab: {record['error']}", file=sys.stderr)
         raise SystemExit(130) from None
