@@ -7,6 +7,9 @@ same study as jobs in the sweeper's process, and a search run into its folder ag
 A job's number is its trial's number, so a job finds its trial from `hydra.job.num` alone.
 """
 
+import fcntl
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -31,6 +34,23 @@ def open_storage(storage: str | None, sweep_dir: Path) -> "optuna.storages.BaseS
 
 def describe_storage(storage: str | None, sweep_dir: Path) -> str:
     return storage if storage and "://" in storage else str(Path(storage) if storage else sweep_dir / "optuna.journal")
+
+
+@contextmanager
+def ask_lock(storage: str | None, sweep_dir: Path) -> Iterator[None]:
+    """Held while a sweeper counts the study's trials and asks for more, so that several workers sharing one
+    study (processes, or SLURM jobs on a shared file system) stop at exactly n_trials. A file lock beside the
+    storage's file; for a database server, beside the sweep folder."""
+    if storage and "://" in storage:
+        path = Path(storage.split("///", 1)[1]) if storage.startswith("sqlite:///") else sweep_dir / "optuna.db"
+    else:
+        path = Path(storage) if storage else sweep_dir / "optuna.journal"
+    with open(path.with_name(path.name + ".d2lab-ask.lock"), "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
 
 
 def job_trial() -> "optuna.trial.Trial | None":

@@ -112,8 +112,8 @@ class OptunaSweeper(Sweeper):
         import optuna
 
         from d2lab.errors import ConfigError
-        from d2lab.optuna_study import describe_storage, open_storage
-        from d2lab.sweep_state import write_sweep_status
+        from d2lab.optuna_study import OWNER_ATTR, ask_lock, describe_storage, open_storage
+        from d2lab.sweep_state import owner, write_sweep_status
         from d2lab.tensorboard_hparams import write_sweep_experiment
         from hydra_plugins.d2lab_sweepers.launch_plan import interrupted_hint
         from hydra_plugins.d2lab_sweepers.search_space import parse_search_space
@@ -148,7 +148,10 @@ class OptunaSweeper(Sweeper):
             )
         swept = {k: [str(c) for c in d.choices] if hasattr(d, "choices") else None for k, d in space.items()}
         write_sweep_experiment(self.sweep_dir, self.config, swept)  # TensorBoard's HParams tab opens on them
-        stale = self.stale_trials(study)
+        with ask_lock(self.storage, self.sweep_dir):  # claimed under the lock: no two workers re-run one trial
+            stale = self.stale_trials(study)
+            for trial in stale:
+                self.set_trial_attr(study, trial.number, OWNER_ATTR, owner())
         held = len(self.counted_trials(study))
         log.info(
             "Optuna: %s, %d trials in total, %d at a time; study %r in %s holds %d%s",
@@ -166,9 +169,12 @@ class OptunaSweeper(Sweeper):
         try:
             while stale or len(self.counted_trials(study)) < self.n_trials:
                 batch, stale = stale[: self.n_jobs], stale[self.n_jobs :]
-                room = max(self.n_trials - len(self.counted_trials(study)), 0)
-                for _ in range(min(self.n_jobs - len(batch), room)):
-                    batch.append(self.ask(study, space))
+                with ask_lock(self.storage, self.sweep_dir):  # workers sharing the study count to one total
+                    room = max(self.n_trials - len(self.counted_trials(study)), 0)
+                    for _ in range(min(self.n_jobs - len(batch), room)):
+                        batch.append(self.ask(study, space))
+                if not batch:  # other workers asked for the last trials
+                    break
                 returns += self.launch(study, batch)
         except (KeyboardInterrupt, SystemExit):
             write_sweep_status(self.sweep_dir, "interrupted", self.n_trials, **facts)
@@ -218,13 +224,10 @@ class OptunaSweeper(Sweeper):
     def launch(self, study: Any, trials: list) -> list[JobReturn]:
         from optuna.trial import TrialState
 
-        from d2lab.optuna_study import JOB_DIR_ATTR, OWNER_ATTR
-        from d2lab.sweep_state import owner, read_json
+        from d2lab.optuna_study import JOB_DIR_ATTR
+        from d2lab.sweep_state import read_json
         from hydra_plugins.d2lab_sweepers.launch_plan import LaunchPlan
 
-        for trial in trials:
-            if trial.user_attrs.get(OWNER_ATTR) != owner():  # a stale trial: this sweeper runs it now
-                self.set_trial_attr(study, trial.number, OWNER_ATTR, owner())
         plan = LaunchPlan(launch=sorted((t.number, self.overrides(t)) for t in trials))
         returns = []
         for first, batch in plan.batches(None):
