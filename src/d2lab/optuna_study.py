@@ -21,30 +21,36 @@ OWNER_ATTR = "d2lab_owner"  # trial user attr: the host and pid of the sweeper t
 JOB_DIR_ATTR = "d2lab_job_dir"  # trial user attr: the folder its job writes
 
 
+def journal_path(storage: str | None, sweep_dir: Path) -> Path | None:
+    """The journal file a storage setting names (null: the sweep folder's), or None for a database URL."""
+    if storage and "://" in storage:
+        return None
+    return Path(storage) if storage else sweep_dir / "optuna.journal"
+
+
 def open_storage(storage: str | None, sweep_dir: Path) -> "optuna.storages.BaseStorage":
     import optuna
     from optuna.storages.journal import JournalFileBackend
 
-    if storage and "://" in storage:
+    path = journal_path(storage, sweep_dir)
+    if path is None:
         return optuna.storages.RDBStorage(storage)
-    path = Path(storage) if storage else sweep_dir / "optuna.journal"
     path.parent.mkdir(parents=True, exist_ok=True)
     return optuna.storages.JournalStorage(JournalFileBackend(str(path)))
 
 
 def describe_storage(storage: str | None, sweep_dir: Path) -> str:
-    return storage if storage and "://" in storage else str(Path(storage) if storage else sweep_dir / "optuna.journal")
+    return str(journal_path(storage, sweep_dir) or storage)
 
 
 @contextmanager
 def ask_lock(storage: str | None, sweep_dir: Path) -> Iterator[None]:
     """Held while a sweeper counts the study's trials and asks for more, so that several workers sharing one
     study (processes, or SLURM jobs on a shared file system) stop at exactly n_trials. A file lock beside the
-    storage's file; for a database server, beside the sweep folder."""
-    if storage and "://" in storage:
+    storage's file; for a database server, in the sweep folder."""
+    path = journal_path(storage, sweep_dir)
+    if path is None:
         path = Path(storage.split("///", 1)[1]) if storage.startswith("sqlite:///") else sweep_dir / "optuna.db"
-    else:
-        path = Path(storage) if storage else sweep_dir / "optuna.journal"
     with open(path.with_name(path.name + ".d2lab-ask.lock"), "a") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         try:

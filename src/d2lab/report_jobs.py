@@ -11,7 +11,7 @@ from pathlib import Path
 
 import yaml
 
-from d2lab.sweep_state import is_alive
+from d2lab.sweep_state import job_status
 
 
 @dataclass
@@ -23,10 +23,7 @@ class Job:
 
     @cached_property  # looked up once, so the counts, the table and the plots of one report agree
     def status(self) -> str:
-        """ok, diverged, failed, pruned, interrupted, running, or missing: no readable metrics.json, or a job
-        still marked running whose process is gone (it crashed)."""
-        status = self.metrics.get("status", "missing")
-        return "missing" if status == "running" and not is_alive(self.metrics) else status
+        return job_status(self.metrics)
 
     @property
     def best(self) -> float:

@@ -46,6 +46,13 @@ def read_json(path: Path) -> dict:
         return {}
 
 
+def job_status(metrics: dict) -> str:
+    """A job's status from its metrics.json: ok, diverged, failed, pruned, interrupted, running, or missing (no
+    readable metrics.json, or one still marked running whose process died before it could say how it ended)."""
+    status = metrics.get("status", "missing")
+    return "missing" if status == "running" and not is_alive(metrics) else status
+
+
 def job_key(overrides: list[str]) -> frozenset[str]:
     """A job's identity: its overrides, without the checkpoint a resume added."""
     return frozenset(o for o in overrides if o.partition("=")[0].lstrip("+~") != RESUME_KEY)
@@ -60,10 +67,7 @@ class JobFolder:
 
     @property
     def status(self) -> str:
-        status = self.metrics.get("status", "missing")
-        if status == "running" and not is_alive(self.metrics):
-            return "missing"  # its process died before it could say how it ended
-        return status
+        return job_status(self.metrics)
 
     def resume_checkpoint(self) -> Path | None:
         """The newest of interrupted.ckpt and last.ckpt: where a single-run resume would start."""
