@@ -67,11 +67,12 @@ def metric_keys(jobs: list[Job]) -> list[str]:
 
 def table(jobs: list[Job], keys: list[str], monitor: str) -> list[dict[str, object]]:
     rows = []
+    metrics = metric_keys(jobs)
     for job in jobs:
         row: dict[str, object] = {"job": job.name, "status": job.status}
         row.update({k: job.overrides.get(k, "") for k in keys})
         row[f"best {monitor}"] = job.metrics.get("best") if job.status == "ok" else None
-        row.update({k: job.metrics.get(k) for k in metric_keys(jobs)})
+        row.update({k: job.metrics.get(k) for k in metrics})
         row["epochs"] = job.metrics.get("epochs", len(job.history))
         row["error"] = job.metrics.get("error", "")
         if job.status == "missing":

@@ -53,9 +53,14 @@ def job_status(metrics: dict) -> str:
     return "missing" if status == "running" and not is_alive(metrics) else status
 
 
+def without_resume(overrides: list[str]) -> list[str]:
+    """The overrides without the checkpoint a resume added."""
+    return [o for o in overrides if o.partition("=")[0].lstrip("+~") != RESUME_KEY]
+
+
 def job_key(overrides: list[str]) -> frozenset[str]:
     """A job's identity: its overrides, without the checkpoint a resume added."""
-    return frozenset(o for o in overrides if o.partition("=")[0].lstrip("+~") != RESUME_KEY)
+    return frozenset(without_resume(overrides))
 
 
 @dataclass
@@ -91,7 +96,7 @@ def job_folders(sweep_dir: Path) -> dict[int, JobFolder]:
 
 def resume_overrides(job: JobFolder) -> list[str]:
     """The job's own overrides, plus the checkpoint to resume from when it left one."""
-    overrides = [o for o in job.overrides if o.partition("=")[0].lstrip("+~") != RESUME_KEY]
+    overrides = without_resume(job.overrides)
     checkpoint = job.resume_checkpoint()
     return overrides + ([f"{RESUME_KEY}={checkpoint}"] if checkpoint else [])
 
