@@ -4,6 +4,7 @@ import json
 import os
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -59,3 +60,37 @@ def run_cli(*args: str, cwd: Path, timeout: int = 300) -> subprocess.CompletedPr
 
 def read_metrics(folder: Path) -> dict:
     return json.loads((Path(folder) / "metrics.json").read_text())
+
+
+@pytest.fixture(scope="session")
+def slurm_cluster() -> Iterator[dict[str, str]]:
+    """A running Slurm cluster for the session: the one $SLURM_CONF names, or else scripts/slurm_local.sh's on
+    127.0.0.1, installed (apt-get) and started here if it is not up, and then stopped here at the end."""
+    import shutil
+
+    def answers() -> bool:
+        return shutil.which("sinfo") is not None and subprocess.run(["sinfo"], capture_output=True).returncode == 0
+
+    if os.environ.get("SLURM_CONF") and answers():
+        yield {"SLURM_CONF": os.environ["SLURM_CONF"]}
+        return
+    if os.geteuid() != 0:
+        pytest.skip("needs root, to install and start a local Slurm cluster (scripts/slurm_local.sh up), or "
+                    "SLURM_CONF naming a running cluster")  # fmt: skip
+    script = ["bash", str(REPO / "scripts" / "slurm_local.sh")]
+    started = subprocess.run([*script, "status"], capture_output=True, text=True).returncode != 0
+    if started:
+        up = subprocess.run([*script, "up"], capture_output=True, text=True, timeout=900)
+        assert up.returncode == 0, f"scripts/slurm_local.sh up failed:\n{up.stdout}\n{up.stderr}"
+    conf = str(Path(os.environ.get("SLURM_LOCAL_DIR", "/tmp/d2lab-slurm")) / "etc" / "slurm.conf")
+    previous = os.environ.get("SLURM_CONF")
+    os.environ["SLURM_CONF"] = conf  # for every process a test starts: sbatch, sacct, and the jobs themselves
+    try:
+        yield {"SLURM_CONF": conf}
+    finally:
+        if previous is None:
+            os.environ.pop("SLURM_CONF")
+        else:
+            os.environ["SLURM_CONF"] = previous
+        if started:
+            subprocess.run([*script, "down"], capture_output=True, timeout=300)

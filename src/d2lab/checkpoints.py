@@ -48,6 +48,12 @@ def resolve_ckpt_path(ckpt_path: str | None, log_dir: str, task_name: str, exclu
     return ckpt_path
 
 
+def newest_resume_point(run_dir: str | Path) -> Path | None:
+    """The newest of a run folder's checkpoints/interrupted.ckpt and last.ckpt: where its training resumes."""
+    found = [p for p in (Path(run_dir) / "checkpoints").glob("*.ckpt") if p.stem in ("interrupted", "last")]
+    return max(found, key=lambda p: p.stat().st_mtime) if found else None
+
+
 def checkpoint_to_test(choice: str, trainer: "Trainer") -> str | None:
     """The weights `trainer.test` should use: `best` is the checkpoint chosen on validation, `last` (None) the
     weights fit ended with. Without a monitoring ModelCheckpoint (e.g. `callbacks=none`), best falls back to last."""

@@ -8,6 +8,7 @@ import json
 import logging
 import math
 import os
+import signal
 import sys
 import traceback
 import warnings
@@ -16,7 +17,9 @@ from pathlib import Path
 
 from omegaconf import DictConfig
 
+from d2lab.checkpoints import newest_resume_point
 from d2lab.errors import DivergedError, TrialPruned, find_user_error
+from d2lab.slurm_requeue import in_slurm_job
 from d2lab.sweep_state import owner
 
 log = logging.getLogger("d2lab")
@@ -42,8 +45,10 @@ def quiet_lightning() -> None:
 
 
 def is_rank_zero() -> bool:
-    """DDP children (launched by Lightning) share the run's folder; only rank 0 writes metrics.json."""
-    return int(os.environ.get("RANK", os.environ.get("LOCAL_RANK", "0"))) == 0
+    """DDP ranks (launched by Lightning, or as Slurm tasks) share the run's folder; only rank 0 writes
+    metrics.json. Lightning's children say their rank in RANK/LOCAL_RANK, Slurm's tasks in SLURM_PROCID."""
+    rank = os.environ.get("RANK", os.environ.get("LOCAL_RANK", os.environ.get("SLURM_PROCID", "0")))
+    return int(rank) == 0
 
 
 def write_metrics(out_dir: str | Path, record: dict) -> Path:
@@ -57,6 +62,12 @@ def write_metrics(out_dir: str | Path, record: dict) -> Path:
     return path
 
 
+def is_sigterm(exc: BaseException) -> bool:
+    """Lightning's SIGTERMException; Lightning is imported by then if it can be that."""
+    exceptions = sys.modules.get("lightning.pytorch.utilities.exceptions")
+    return exceptions is not None and isinstance(exc, exceptions.SIGTERMException)
+
+
 def guarded_run(cfg: DictConfig, body: Callable[[dict], dict]) -> float:
     """`body(record)` fills `record` as it goes (so a failure keeps what was learned) and returns the rest."""
     record: dict = {"status": "running"}
@@ -65,20 +76,31 @@ def guarded_run(cfg: DictConfig, body: Callable[[dict], dict]) -> float:
         record.update(body(record))
         record["status"] = "ok"
     except (KeyboardInterrupt, SystemExit) as exc:
-        # Lightning turns Ctrl-C into SystemExit(1) after SaveOnInterrupt wrote its checkpoint.
-        if isinstance(exc, SystemExit) and exc.code in (0, None):
+        # Lightning turns Ctrl-C into SystemExit(1), and SIGTERM into SIGTERMException (a SystemExit without a
+        # code), after SaveOnInterrupt wrote its checkpoint.
+        sigterm = is_sigterm(exc)
+        if isinstance(exc, SystemExit) and exc.code in (0, None) and not sigterm:
             raise
         record["status"] = "interrupted"
-        checkpoint = Path(record.get("checkpoints", cfg.paths.output_dir)) / "interrupted.ckpt"
-        resume = (  # a sweep run again into its folder resumes its jobs itself
-            f" The sweep, run again into its folder, resumes it from {checkpoint}."
-            if is_multirun()
-            else f" Resume with the same command plus ckpt_path={checkpoint}"
-        )
-        record["error"] = "Interrupted (Ctrl-C)." + (resume if checkpoint.is_file() else "")
+        checkpoint = newest_resume_point(cfg.paths.output_dir)
+        if in_slurm_job():
+            resume = f" If Slurm requeues the job, it resumes from {checkpoint}."
+        elif is_multirun():  # a sweep run again into its folder resumes its jobs itself
+            resume = f" The sweep, run again into its folder, resumes it from {checkpoint}."
+        else:
+            resume = f" Resume with the same command plus ckpt_path={checkpoint}"
+        if sigterm:
+            why = "Stopped by SIGTERM (Slurm requeue, preemption, scancel or kill)."
+        elif isinstance(exc, SystemExit) and exc.code != 1:  # e.g. submitit, after it requeued the job
+            why = f"Stopped (exit status {exc.code})."
+        else:
+            why = "Interrupted (Ctrl-C)."
+        record["error"] = why + (resume if checkpoint else "")
         write_metrics(cfg.paths.output_dir, record)
         print(f"\nd2lab: {record['error']}", file=sys.stderr)
-        raise SystemExit(130) from None
+        if isinstance(exc, SystemExit) and not sigterm and exc.code != 1:
+            raise
+        raise SystemExit(128 + signal.SIGTERM if sigterm else 130) from None
     except TrialPruned as exc:  # a search's result: recorded, and the search tells Optuna it was pruned
         record.update(status="pruned", error=str(exc), pruned_step=exc.step, pruned_validation=exc.validation)
         record["pruned_value"] = exc.value

@@ -14,6 +14,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from d2lab.checkpoints import newest_resume_point
+
 FINISHED = ("ok", "diverged", "pruned")
 RESUME_KEY = "ckpt_path"  # added by the sweeper to resume a job; not part of what the job is
 
@@ -75,9 +77,7 @@ class JobFolder:
         return job_status(self.metrics)
 
     def resume_checkpoint(self) -> Path | None:
-        """The newest of interrupted.ckpt and last.ckpt: where a single-run resume would start."""
-        found = [p for p in (self.folder / "checkpoints").glob("*.ckpt") if p.stem in ("interrupted", "last")]
-        return max(found, key=lambda p: p.stat().st_mtime) if found else None
+        return newest_resume_point(self.folder)
 
 
 def job_folders(sweep_dir: Path) -> dict[int, JobFolder]:

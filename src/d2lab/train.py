@@ -4,6 +4,8 @@ python -m d2lab.train                                   # the book's linear regr
 python -m d2lab.train -m data=airfoil optimizer.lr=0.005,0.05 data.batch_size=1,10
 """
 
+import logging
+import os
 import statistics
 import time
 from pathlib import Path
@@ -17,6 +19,9 @@ from d2lab.checkpoints import TEST_CHECKPOINTS, check_resumable, checkpoint_to_t
 from d2lab.errors import check_choice
 from d2lab.paths import config_dir
 from d2lab.run_record import guarded_run, is_multirun, quiet_lightning
+from d2lab.slurm_requeue import in_slurm_job, requeued_resume_point, restart_count
+
+log = logging.getLogger("d2lab")
 
 
 def flat_hparams(cfg: DictConfig) -> dict[str, object]:
@@ -67,8 +72,14 @@ def train(cfg: DictConfig, record: dict) -> dict:
     run = build_run(cfg, job_started=job_started if is_multirun() else None, **quiet)
     datamodule, task, trainer, history = run.datamodule, run.task, run.trainer, run.history.records
     record.update(monitor=task.monitor, mode=task.mode, history=history)
+    if in_slurm_job():  # which Slurm job ran it, and how often Slurm requeued it
+        record.update(slurm_job_id=os.environ["SLURM_JOB_ID"], slurm_restarts=restart_count())
 
     ckpt_path = resolve_ckpt_path(cfg.get("ckpt_path"), cfg.paths.log_dir, cfg.task_name, cfg.paths.output_dir)
+    requeued_from = requeued_resume_point(cfg.paths.output_dir)
+    if requeued_from is not None:  # newer than any ckpt_path the command named: this job got that far itself
+        log.info("Slurm requeued this job (restart %d): resuming from %s", restart_count(), requeued_from)
+        ckpt_path = str(requeued_from)
     if ckpt_path:
         check_resumable(ckpt_path, task, cfg)  # a bad or crafted file is refused here, not mid-fit
     record["checkpoints"] = str(Path(cfg.paths.output_dir) / "checkpoints")

@@ -1,0 +1,32 @@
+"""A callback for tests: at optimizer step `step`, on a job's first run, one of the ways a job is stopped to be
+requeued: `scontrol requeue` on this Slurm job (Slurm then sends SIGTERM), `scancel --signal=USR2` (the signal
+Slurm sends ahead of the time limit, on which submitit checkpoints and requeues), or outside Slurm a plain SIGTERM."""
+
+import os
+import signal
+import subprocess
+import time
+
+import lightning as L
+
+from d2lab.slurm_requeue import in_slurm_job, restart_count
+
+
+class RequeueAt(L.Callback):
+    def __init__(self, step: int, how: str = "requeue") -> None:
+        self.step, self.how = step, how
+        self.sent = False
+
+    def on_train_batch_end(self, trainer: L.Trainer, *args) -> None:
+        if self.sent or trainer.global_step < self.step or restart_count() > 0:
+            return
+        self.sent = True
+        if in_slurm_job() and self.how == "usr2":
+            subprocess.run(["scancel", "--signal=USR2", os.environ["SLURM_JOB_ID"]], check=True)
+        elif in_slurm_job():
+            subprocess.run(["scontrol", "requeue", os.environ["SLURM_JOB_ID"]], check=True)
+        else:
+            os.kill(os.getpid(), signal.SIGTERM)
+        deadline = time.monotonic() + 60
+        while not trainer.received_sigterm and time.monotonic() < deadline:  # the signal is on its way
+            time.sleep(0.05)

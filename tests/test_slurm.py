@@ -1,0 +1,107 @@
+"""Sweeps, DDP and preemption through a real Slurm cluster on 127.0.0.1 (scripts/slurm_local.sh), by
+Hydra's submitit launcher, as a user on a cluster runs them."""
+
+import pytest
+
+from tests.conftest import REPO, read_metrics, run_cli
+
+pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("slurm_cluster")]
+
+ON_SLURM = ("-m", "d2lab.train", "-m", "hydra/launcher=slurm_cpu")
+AIRFOIL = ("data=airfoil", "trainer.max_epochs=2", "~logger")
+# Synthetic data, 80 optimizer steps per epoch, deterministic: a resumed run must match bit for bit.
+EXACT = ("data.steps_per_call=1", "trainer.max_epochs=3", "trainer.deterministic=true", "~logger")
+COMPARED = ("w", "b", "train/loss", "val/loss", "test/loss", "best")
+
+
+@pytest.fixture(autouse=True)
+def test_callbacks_importable(monkeypatch):
+    monkeypatch.setenv("PYTHONPATH", str(REPO))  # the jobs load callbacks from tests/; sbatch passes the env on
+
+
+def submitit_logs(sweep) -> str:
+    return "".join(p.read_text() for p in sorted((sweep / ".submitit").glob("*/*_log.*")))
+
+
+def test_a_sweep_runs_one_slurm_job_per_job_and_reports_like_a_local_one(tmp_path):
+    sweep = tmp_path / "sweep"
+    grid = ("data=airfoil", "trainer.max_epochs=1", "~logger", "optimizer.lr=0.01,0.1", "data.batch_size=10,100",
+            "+callbacks.fail._target_=tests.fail_in_job.FailInJob", "+callbacks.fail.job=3")  # fmt: skip
+    result = run_cli(*ON_SLURM, *grid, f"hydra.sweep.dir={sweep}", cwd=tmp_path, timeout=600)
+    assert result.returncode == 0, result.stderr[-3000:]
+    jobs = [read_metrics(sweep / str(n)) for n in range(4)]
+    assert [j["status"] for j in jobs] == ["ok", "ok", "ok", "failed"]  # the crash is recorded; the sweep went on
+    assert "job 3 crashes here on purpose" in jobs[3]["error"]
+    assert len({j["slurm_job_id"] for j in jobs}) == 4 and all(j["slurm_restarts"] == 0 for j in jobs)
+
+    local = tmp_path / "local"
+    same = run_cli("-m", "d2lab.train", "-m", *grid, f"hydra.sweep.dir={local}", cwd=tmp_path, timeout=600)
+    assert same.returncode == 0, same.stderr[-3000:]
+    for n in range(3):  # the same numbers as the basic launcher's, on the same CPUs
+        assert jobs[n]["val/loss"] == pytest.approx(read_metrics(local / str(n))["val/loss"], rel=1e-6)
+
+    report = run_cli("-m", "d2lab.report", str(sweep), cwd=tmp_path)
+    assert report.returncode == 0, report.stderr[-3000:]
+    summary = (sweep / "summary.md").read_text()
+    assert "failed" in summary and "job 3 crashes here on purpose" in summary
+
+
+def test_ddp_as_two_slurm_tasks_matches_one_process(tmp_path):
+    sweep = tmp_path / "sweep"
+    ddp = run_cli(*ON_SLURM, "hydra.launcher.tasks_per_node=2", "trainer=ddp", "trainer.devices=2", *AIRFOIL,
+                  f"hydra.sweep.dir={sweep}", cwd=tmp_path, timeout=600)  # fmt: skip
+    assert ddp.returncode == 0, ddp.stderr[-3000:]
+    logs = submitit_logs(sweep)
+    assert "GLOBAL_RANK: 0, MEMBER: 1/2" in logs and "GLOBAL_RANK: 1, MEMBER: 2/2" in logs  # Slurm set the ranks
+    assert "distributed_backend=gloo" in logs
+    assert sorted(p.relative_to(sweep).as_posix() for p in sweep.rglob("metrics.json")) == ["0/metrics.json"]
+
+    single = run_cli("-m", "d2lab.train", *AIRFOIL, f"hydra.run.dir={tmp_path}/single", cwd=tmp_path)
+    assert single.returncode == 0, single.stderr[-2000:]
+    a, b = read_metrics(sweep / "0"), read_metrics(tmp_path / "single")
+    assert a["status"] == "ok" and a["epochs"] == 2
+    assert a["w"] == pytest.approx(b["w"], abs=1e-5) and a["val/loss"] == pytest.approx(b["val/loss"], abs=1e-6)
+
+
+@pytest.fixture(scope="module")
+def uninterrupted(tmp_path_factory) -> dict:
+    folder = tmp_path_factory.mktemp("uninterrupted")
+    result = run_cli("-m", "d2lab.train", *EXACT, f"hydra.run.dir={folder}/run", cwd=folder)
+    assert result.returncode == 0, result.stderr[-2000:]
+    return read_metrics(folder / "run")
+
+
+@pytest.mark.parametrize(
+    ("how", "resumed_from"),
+    [("requeue", "interrupted.ckpt"), ("usr2", "last.ckpt")],
+    ids=["scontrol requeue: SIGTERM, checkpoint at the batch's end", "time-limit signal: submitit requeues"],
+)
+def test_a_requeued_job_resumes_from_its_checkpoint_and_ends_bit_for_bit(tmp_path, uninterrupted, how, resumed_from):
+    sweep = tmp_path / "sweep"
+    result = run_cli(*ON_SLURM, *EXACT, "callbacks.step_snapshot.every_n_train_steps=5",
+                     "+callbacks.requeue._target_=tests.requeue_at.RequeueAt", "+callbacks.requeue.step=103",
+                     f"+callbacks.requeue.how={how}", f"hydra.sweep.dir={sweep}", cwd=tmp_path,
+                     timeout=600)  # fmt: skip
+    assert result.returncode == 0, result.stderr[-3000:]
+    job = read_metrics(sweep / "0")
+    assert job["status"] == "ok" and job["slurm_restarts"] == 1
+    log = (sweep / "0" / "train.log").read_text()
+    assert f"Slurm requeued this job (restart 1): resuming from {sweep}/0/checkpoints/{resumed_from}" in log
+    assert {k: job[k] for k in COMPARED} == {k: uninterrupted[k] for k in COMPARED}
+    assert [(h["train/loss"], h["val/loss"]) for h in job["history"]] == [
+        (h["train/loss"], h["val/loss"]) for h in uninterrupted["history"]
+    ]
+
+
+def test_sigterm_outside_slurm_saves_a_checkpoint_to_resume_from(tmp_path, uninterrupted):
+    stopped = run_cli("-m", "d2lab.train", *EXACT, "+callbacks.requeue._target_=tests.requeue_at.RequeueAt",
+                      "+callbacks.requeue.step=103", f"hydra.run.dir={tmp_path}/run", cwd=tmp_path)  # fmt: skip
+    assert stopped.returncode == 143 and "Traceback" not in stopped.stderr
+    checkpoint = tmp_path / "run" / "checkpoints" / "interrupted.ckpt"
+    assert f"Stopped by SIGTERM (Slurm requeue, preemption, scancel or kill). Resume with the same command plus " \
+           f"ckpt_path={checkpoint}" in stopped.stderr  # fmt: skip
+    assert read_metrics(tmp_path / "run")["status"] == "interrupted"
+    resumed = run_cli("-m", "d2lab.train", *EXACT, f"ckpt_path={checkpoint}", f"hydra.run.dir={tmp_path}/resumed",
+                      cwd=tmp_path)  # fmt: skip
+    assert resumed.returncode == 0, resumed.stderr[-2000:]
+    assert {k: read_metrics(tmp_path / "resumed")[k] for k in COMPARED} == {k: uninterrupted[k] for k in COMPARED}
