@@ -1,0 +1,1 @@
+"""d2lab's Hydra launchers."""
