@@ -4,7 +4,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 ARGS   ?=
 
-.PHONY: install train test test-fast sweep report bench playground tensorboard lint format clean
+.PHONY: install train test test-fast sweep report bench playground tensorboard slurm-up slurm-down lint format clean
 
 install: $(STAMP)
 
@@ -17,7 +17,7 @@ $(STAMP): pyproject.toml
 train: install  ## the default run: the book's linear regression (ARGS="model=... data=..." to change it)
 	$(PY) -m d2lab.train $(ARGS)
 
-test: install  ## the whole suite, end-to-end runs and a real multirun included
+test: install  ## the whole suite; as root it installs and starts a local Slurm cluster for tests/test_slurm.py
 	$(PY) -m pytest -q $(ARGS)
 
 test-fast: install  ## skip the subprocess end-to-end runs
@@ -37,6 +37,12 @@ playground: install  ## the book's gradient-descent demo on x^2 (see conf/demo/ 
 
 tensorboard: install  ## every run and sweep under logs/
 	$(VENV)/bin/tensorboard --logdir logs $(ARGS)
+
+slurm-up:  ## a one-node Slurm cluster on 127.0.0.1 (root: installs slurm-wlm, munge, MariaDB if missing)
+	bash scripts/slurm_local.sh up
+
+slurm-down:  ## stop the daemons slurm-up started, by their PIDs
+	bash scripts/slurm_local.sh down
 
 lint: install
 	$(VENV)/bin/ruff check .

@@ -27,6 +27,18 @@ def test_submitit_slurm_launcher_composes(compose_cfg):
     assert cfg.hydra.launcher.partition == "gpu" and cfg.hydra.launcher.gpus_per_node == 1
 
 
+@pytest.mark.parametrize(("preset", "gpus"), [("slurm_cpu", None), ("slurm_gpu", 1)])
+def test_slurm_presets_compose_with_their_overrides(compose_cfg, preset, gpus):
+    launcher_keys = ("hydra.launcher.partition=p1", "hydra.launcher.timeout_min=7", "hydra.launcher.mem_gb=3")
+    cfg = compose_cfg(
+        f"hydra/launcher={preset}", *launcher_keys, "trainer=gpu", "trainer.devices=4", "+trainer.strategy=ddp"
+    )
+    launcher = cfg.hydra.launcher
+    assert launcher._target_ == "hydra_plugins.d2lab_launchers.slurm_launcher.RecordingSlurmLauncher"
+    assert (launcher.partition, launcher.timeout_min, launcher.mem_gb) == ("p1", 7, 3)
+    assert launcher.gpus_per_node == gpus and launcher.max_num_timeout == 3 and cfg.trainer.strategy == "ddp"
+
+
 @pytest.mark.slow
 def test_eval_of_a_checkpoint_equals_the_logged_test_metric_and_predicts(tmp_path):
     trained = run_cli("-m", "d2lab.train", *AIRFOIL, f"hydra.run.dir={tmp_path}/run", cwd=tmp_path)
