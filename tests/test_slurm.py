@@ -1,6 +1,10 @@
 """Sweeps, DDP and preemption through a real Slurm cluster on 127.0.0.1 (scripts/slurm_local.sh), by
 Hydra's submitit launcher, as a user on a cluster runs them."""
 
+import subprocess
+import sys
+import time
+
 import pytest
 
 from tests.conftest import REPO, read_metrics, run_cli
@@ -109,3 +113,33 @@ def test_sigterm_outside_slurm_saves_a_checkpoint_to_resume_from(tmp_path, unint
                       cwd=tmp_path)  # fmt: skip
     assert resumed.returncode == 0, resumed.stderr[-2000:]
     assert {k: read_metrics(tmp_path / "resumed")[k] for k in COMPARED} == {k: uninterrupted[k] for k in COMPARED}
+
+
+def test_three_slurm_jobs_share_one_search_and_complete_exactly_n_trials(tmp_path):
+    import optuna
+    from optuna.trial import TrialState
+
+    from d2lab.optuna_study import open_storage
+
+    journal = tmp_path / "study.journal"
+    search = ("hparams_search=airfoil_optuna", "hydra.sweeper.n_trials=9", "trainer.max_epochs=1", "logger=csv",
+              "optimizer=sgd", "'optimizer.lr=tag(log, interval(0.001, 0.1))'",
+              f"hydra.sweeper.storage={journal}")  # fmt: skip
+    ids = []
+    for worker in range(3):
+        command = f"{sys.executable} -m d2lab.train {' '.join(search)} hydra.sweep.dir={tmp_path}/worker{worker}"
+        submitted = subprocess.run(["sbatch", "--parsable", "--cpus-per-task=1", f"--chdir={tmp_path}",
+                                    f"--output={tmp_path}/worker{worker}.out", "--wrap", command],
+                                   capture_output=True, text=True, check=True)  # fmt: skip
+        ids.append(submitted.stdout.strip().split(";")[0])
+    deadline = time.monotonic() + 300
+    while subprocess.run(["squeue", "-h", "-j", ",".join(ids)], capture_output=True, text=True).stdout.strip():
+        assert time.monotonic() < deadline, "the workers did not finish in 5 minutes"
+        time.sleep(1)
+    states = subprocess.run(["sacct", "-n", "-X", "-P", "-o", "State", "-j", ",".join(ids)], capture_output=True,
+                            text=True).stdout.split()  # fmt: skip
+    assert states == ["COMPLETED"] * 3, [(tmp_path / f"worker{w}.out").read_text()[-2000:] for w in range(3)]
+    trials = optuna.load_study(study_name="airfoil_optuna", storage=open_storage(str(journal), tmp_path)).trials
+    assert [t.number for t in trials] == list(range(9)) and all(t.state == TrialState.COMPLETE for t in trials)
+    folders = sorted(int(p.name) for p in tmp_path.glob("worker*/[0-9]*"))
+    assert folders == list(range(9))  # each trial ran once, in one worker
