@@ -29,7 +29,11 @@ SWEEPS = {  # name: (the local command's overrides, the same through Slurm)
 
 
 def cluster_up() -> tuple[bool, str]:
-    """(whether this script started it, what the start cost); the cluster is up afterwards."""
+    """(whether this script started it, what the start cost); the cluster is up afterwards, and $SLURM_CONF
+    names it."""
+    if os.environ.get("SLURM_CONF") and subprocess.run(["sinfo"], capture_output=True).returncode == 0:
+        return False, "already up"
+    os.environ["SLURM_CONF"] = str(Path(os.environ.get("SLURM_LOCAL_DIR", "/tmp/d2lab-slurm")) / "etc" / "slurm.conf")
     if subprocess.run([*SCRIPT, "status"], capture_output=True).returncode == 0:
         return False, "already up"
     if os.geteuid() != 0:
@@ -52,7 +56,6 @@ def timed(overrides: list[str]) -> float:
 
 def table() -> str:
     started_here, start = cluster_up()
-    os.environ["SLURM_CONF"] = os.environ.get("SLURM_CONF") or "/tmp/d2lab-slurm/etc/slurm.conf"
     nodes = subprocess.run(["sinfo", "-h", "-o", "%D node(s), %c CPUs"], capture_output=True, text=True).stdout
     rows = ["| sweep | local (s) | through Slurm (s) | Slurm / local |", "| --- | --- | --- | --- |"]
     try:

@@ -69,28 +69,27 @@ def slurm_cluster() -> Iterator[dict[str, str]]:
     import shutil
 
     def answers() -> bool:
-        return shutil.which("sinfo") is not None and subprocess.run(["sinfo"], capture_output=True).returncode == 0
+        try:
+            return subprocess.run(["sinfo"], capture_output=True, timeout=30).returncode == 0
+        except (OSError, subprocess.TimeoutExpired):
+            return False
 
-    if os.environ.get("SLURM_CONF") and answers():
+    if os.environ.get("SLURM_CONF") and shutil.which("sinfo") and answers():
         yield {"SLURM_CONF": os.environ["SLURM_CONF"]}
         return
     if os.geteuid() != 0:
         pytest.skip("needs root, to install and start a local Slurm cluster (scripts/slurm_local.sh up), or "
                     "SLURM_CONF naming a running cluster")  # fmt: skip
     script = ["bash", str(REPO / "scripts" / "slurm_local.sh")]
-    started = subprocess.run([*script, "status"], capture_output=True, text=True).returncode != 0
-    if started:
-        up = subprocess.run([*script, "up"], capture_output=True, text=True, timeout=900)
-        assert up.returncode == 0, f"scripts/slurm_local.sh up failed:\n{up.stdout}\n{up.stderr}"
     conf = str(Path(os.environ.get("SLURM_LOCAL_DIR", "/tmp/d2lab-slurm")) / "etc" / "slurm.conf")
-    previous = os.environ.get("SLURM_CONF")
-    os.environ["SLURM_CONF"] = conf  # for every process a test starts: sbatch, sacct, and the jobs themselves
-    try:
-        yield {"SLURM_CONF": conf}
-    finally:
-        if previous is None:
-            os.environ.pop("SLURM_CONF")
-        else:
-            os.environ["SLURM_CONF"] = previous
-        if started:
-            subprocess.run([*script, "down"], capture_output=True, timeout=300)
+    started = subprocess.run([*script, "status"], capture_output=True, text=True).returncode != 0
+    with pytest.MonkeyPatch.context() as env:
+        env.setenv("SLURM_CONF", conf)  # for every process a test starts: sbatch, sacct, and the jobs themselves
+        try:
+            if started:
+                up = subprocess.run([*script, "up"], capture_output=True, text=True, timeout=900)
+                assert up.returncode == 0, f"scripts/slurm_local.sh up failed:\n{up.stdout}\n{up.stderr}"
+            yield {"SLURM_CONF": conf}
+        finally:
+            if started:
+                subprocess.run([*script, "down"], capture_output=True, timeout=300)

@@ -1,6 +1,7 @@
-"""Sweeps, DDP and preemption through a real Slurm cluster on 127.0.0.1 (scripts/slurm_local.sh), by
+"""Sweeps, DDP, preemption and a shared search through a real Slurm cluster on 127.0.0.1 (scripts/slurm_local.sh), by
 Hydra's submitit launcher, as a user on a cluster runs them."""
 
+import os
 import subprocess
 import sys
 import time
@@ -19,8 +20,9 @@ COMPARED = ("w", "b", "train/loss", "val/loss", "test/loss", "best")
 
 
 @pytest.fixture(autouse=True)
-def test_callbacks_importable(monkeypatch):
-    monkeypatch.setenv("PYTHONPATH", str(REPO))  # the jobs load callbacks from tests/; sbatch passes the env on
+def callbacks_from_tests_importable(monkeypatch):
+    # the jobs load callbacks from tests/; sbatch passes the environment on
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")])))
 
 
 def submitit_logs(sweep) -> str:
@@ -103,7 +105,9 @@ def test_a_requeued_job_resumes_from_its_checkpoint_and_ends_bit_for_bit(tmp_pat
     ]
 
 
-def test_sigterm_outside_slurm_saves_a_checkpoint_to_resume_from(tmp_path, uninterrupted):
+def test_sigterm_outside_slurm_saves_a_checkpoint_to_resume_from(tmp_path, uninterrupted, monkeypatch):
+    for name in [n for n in os.environ if n.startswith("SLURM_") and n != "SLURM_CONF"]:
+        monkeypatch.delenv(name)  # `make test` inside an allocation: this run is still not a Slurm job
     stopped = run_cli("-m", "d2lab.train", *EXACT, "+callbacks.requeue._target_=tests.requeue_at.RequeueAt",
                       "+callbacks.requeue.step=103", f"hydra.run.dir={tmp_path}/run", cwd=tmp_path)  # fmt: skip
     assert stopped.returncode == 143 and "Traceback" not in stopped.stderr

@@ -63,7 +63,8 @@ def write_metrics(out_dir: str | Path, record: dict) -> Path:
 
 
 def is_sigterm(exc: BaseException) -> bool:
-    """Lightning's SIGTERMException; Lightning is imported by then if it can be that."""
+    """Lightning's SIGTERMException. Looked up, not imported: a run that fails before Lightning is imported
+    should not wait seconds for it, and cannot have raised it."""
     exceptions = sys.modules.get("lightning.pytorch.utilities.exceptions")
     return exceptions is not None and isinstance(exc, exceptions.SIGTERMException)
 
@@ -77,11 +78,11 @@ def guarded_run(cfg: DictConfig, body: Callable[[dict], dict]) -> float:
         record["status"] = "ok"
     except (KeyboardInterrupt, SystemExit) as exc:
         # Lightning turns Ctrl-C into SystemExit(1), and SIGTERM into SIGTERMException (a SystemExit without a
-        # code), after SaveOnInterrupt wrote its checkpoint.
+        # code), after SaveOnInterrupt wrote its checkpoint. Submitit exits with -1 once it has requeued a job.
         sigterm = is_sigterm(exc)
-        if isinstance(exc, SystemExit) and exc.code in (0, None) and not sigterm:
+        code = exc.code if isinstance(exc, SystemExit) else 1
+        if code in (0, None) and not sigterm:
             raise
-        record["status"] = "interrupted"
         checkpoint = newest_resume_point(cfg.paths.output_dir)
         if in_slurm_job():
             resume = f" If Slurm requeues the job, it resumes from {checkpoint}."
@@ -91,14 +92,15 @@ def guarded_run(cfg: DictConfig, body: Callable[[dict], dict]) -> float:
             resume = f" Resume with the same command plus ckpt_path={checkpoint}"
         if sigterm:
             why = "Stopped by SIGTERM (Slurm requeue, preemption, scancel or kill)."
-        elif isinstance(exc, SystemExit) and exc.code != 1:  # e.g. submitit, after it requeued the job
-            why = f"Stopped (exit status {exc.code})."
-        else:
+        elif code == 1:
             why = "Interrupted (Ctrl-C)."
-        record["error"] = why + (resume if checkpoint else "")
+        else:
+            why = f"Exited with status {code}."
+        stopped = sigterm or code == 1 or in_slurm_job()  # else some code called sys.exit: a failure
+        record.update(status="interrupted" if stopped else "failed", error=why + (resume if checkpoint else ""))
         write_metrics(cfg.paths.output_dir, record)
         print(f"\nd2lab: {record['error']}", file=sys.stderr)
-        if isinstance(exc, SystemExit) and not sigterm and exc.code != 1:
+        if not sigterm and code != 1:
             raise
         raise SystemExit(128 + signal.SIGTERM if sigterm else 130) from None
     except TrialPruned as exc:  # a search's result: recorded, and the search tells Optuna it was pruned

@@ -29,4 +29,5 @@ def requeued_resume_point(run_dir: str | Path) -> Path | None:
 
 
 def in_slurm_job() -> bool:
+    """Inside a Slurm job (sbatch, srun or salloc), where Slurm, not the user, restarts a stopped run."""
     return "SLURM_JOB_ID" in os.environ
