@@ -204,7 +204,7 @@ info() {
   done
   [[ $BIND == CommunicationParameters=* ]] || say "  (on every interface: $NODE does not resolve to 127.0.0.1)"
   say "  export SLURM_CONF=$SLURM_CONF     # then sbatch, srun, squeue, sacct, scancel work"
-  say "  python -m d2lab.train -m hydra/launcher=submitit_slurm hydra.launcher.partition=$PARTITION ..."
+  say "  python -m d2lab.train -m hydra/launcher=slurm_cpu data=airfoil optimizer.lr=0.01,0.1   # docs/slurm.md"
   say "  $0 down                           # stop it (logs: $DIR/log)"
 }
 
