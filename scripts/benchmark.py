@@ -1,4 +1,5 @@
-"""d2lab's benchmark: framework overhead (a), data pipeline (b), training throughput (c) and start-up, side by side.
+"""d2lab's benchmark: framework overhead (a), data pipeline (b), training throughput (c), start-up, pruning and
+sweeps, side by side.
 
 Each figure is the median of several repeats; each section prints as it finishes and all go to one Markdown file
 that names the machine. On a CPU-only machine (c) is a short smoke measurement, labelled so; with a GPU it is
@@ -285,9 +286,38 @@ def section_pruning(data_dir: str, trials: int) -> str:
     )
 
 
+def section_sweeps(repeats: int) -> str:
+    from bench_sweeps import measure, table
+
+    return "\n".join(
+        [
+            "## Sweeps on one machine: the 12-job airfoil grid, 3 epochs a job",
+            "",
+            "`python -m d2lab.train -m data=airfoil trainer.max_epochs=3 optimizer.lr=0.01,0.03,0.1 "
+            "data.batch_size=10,100 seed=0,1` with the basic launcher, then with `hydra/launcher=joblib` (Hydra's: "
+            "loky workers, each a fresh Python) and `hydra/launcher=parallel` (d2lab's: workers forked from the "
+            "sweep's process once it has imported torch and Lightning), both at `hydra.launcher.n_jobs=2`. Each is "
+            f"a fresh process into a fresh folder, timed from the outside; after one untimed sweep, {repeats} repeats, "
+            "each running the launchers back to back, and each ratio taken within one repeat "
+            "(`python scripts/bench_sweeps.py`). "
+            "Every sweep runs under `python -X importtime` (about 2% slower); the import is what the basic "
+            "launcher's process spent importing (the imports column: each sweep's own process; loky's workers are "
+            "not counted there). A job's "
+            "clock runs from Hydra saving its `.hydra/config.yaml` to its `metrics.json`; its in-process time adds "
+            "Hydra's set-up before that save (the basic launcher's median gap between one job's metrics.json and "
+            "the next job's config); its fixed cost is that minus its `time/fit_s`, the median over jobs. "
+            "Σ in-process is Σ `time/fit_s` plus the jobs' fixed costs (a worker's one-time imports, which its "
+            "first job pays, are not a job's work). A parallel launcher's ideal is one import plus Σ in-process "
+            "divided by n_jobs.",
+            "",
+            table(measure(repeats=repeats)[""]),
+        ]
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    sections = ["a", "costs", "b", "c", "startup", "pruning"]
+    sections = ["a", "costs", "b", "c", "startup", "pruning", "sweeps"]
     parser.add_argument("--sections", nargs="+", default=sections, choices=sections)
     parser.add_argument("--quick", action="store_true", help="fewer repeats; on CPU, (c) for BN-LeNet only")
     parser.add_argument(
@@ -324,6 +354,8 @@ def main() -> None:
             text = section_c(args.data_dir, args.repeats or (2 if info["gpu"] else 1), args.quick, args.rows)
         elif name == "pruning":
             text = section_pruning(args.data_dir, trials=10 if args.quick else 40)
+        elif name == "sweeps":
+            text = section_sweeps(repeats)
         else:
             text = section_startup(repeats)
         print(f"\n{text}\n\n({name}: {time.perf_counter() - t0:.0f} s)", flush=True)

@@ -22,3 +22,19 @@ def test_epoch_clock_gives_a_period_for_every_epoch_but_the_last():
     periods, summary = bench_overhead.d2lab_epoch_seconds(100, 4, 0)
     assert len(periods) == 3 and summary["epochs"] == 4  # the last epoch has no next start
     assert all(p > 0 for p in periods)
+
+
+def test_sweeps_table_gives_each_ratio_its_verdict():
+    import bench_sweeps
+
+    runs = {name: {"wall": wall, "import_s": 4.0, "fit_s": 1.2, "fixed_s": 0.2, "in_process_s": 3.6, "threads": t}
+            for name, wall, t in (("basic", 9.0, 2), ("joblib", 9.5, 1), ("parallel", 7.5, 1))}  # fmt: skip
+    runs["basic"]["vs_ideal"] = 9.0 / 5.2
+    for name in ("joblib", "parallel"):
+        runs[name].update(vs_basic=runs[name]["wall"] / 9.0, vs_ideal=runs[name]["wall"] / 5.8)
+    row = {"load": 0.5, "import_s": 4.0, "setup_s": 0.1, "n_jobs": 2, "jobs": 12, **runs}
+    text = bench_sweeps.table([row])
+    assert "| parallel wall / basic wall | **0.83** | 0.83–0.83 | < 1: met |" in text
+    assert "| joblib wall / basic wall | **1.06** | 1.06–1.06 | < 1: MISSED |" in text
+    assert "| basic wall / (import + Σ time/fit_s) | **1.73** | 1.73–1.73 | ≤ 1.6: MISSED |" in text
+    assert "| parallel, n_jobs=2 | 7.50 |" in text

@@ -1,6 +1,7 @@
 """Optuna pruning: every trial reports its monitored metric at each validation, and a trial the pruner stops
 ends at once, recorded as PRUNED in the study and as `pruned` in its metrics.json; in the sweeper's process
-(basic launcher) and in other processes (joblib), through the study's journal."""
+(basic launcher) and in other processes (joblib's, and the parallel launcher's forked ones), through the study's
+journal."""
 
 from pathlib import Path
 
@@ -65,7 +66,8 @@ def test_a_pruned_search_stops_hopeless_trials_in_the_sweepers_process(tmp_path)
 
 
 @pytest.mark.slow
-def test_trials_in_joblib_worker_processes_report_and_are_pruned_through_the_journal(tmp_path):
-    study = search(tmp_path, "hydra/launcher=joblib", "hydra.launcher.n_jobs=2")
+@pytest.mark.parametrize("launcher", ["joblib", "parallel"])
+def test_trials_in_worker_processes_report_and_are_pruned_through_the_journal(tmp_path, launcher):
+    study = search(tmp_path, f"hydra/launcher={launcher}", "hydra.launcher.n_jobs=2")
     pruned = check_trials_match_their_jobs(study, tmp_path)
     assert pruned, "successive halving pruned none of 6 trials"

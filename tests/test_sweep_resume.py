@@ -95,6 +95,7 @@ def test_a_sweep_interrupted_and_run_again_skips_what_finished_and_ends_like_an_
     [
         (["-m", "seed=1,2", "hydra.sweeper.resume=maybe"], "hydra.sweeper.resume='maybe'"),
         (["-m", "seed=1,2", "hydra.sweeper.max_batch_size=0"], "hydra.sweeper.max_batch_size=0"),
+        (["-m", "seed=1,2", "hydra/launcher=parallel", "hydra.launcher.n_jobs=0"], "hydra.launcher.n_jobs=0"),
         (["-m", "optimizer.lr=interval(0.1,1)"], "'optimizer.lr=interval(0.1,1)'"),
         (["hparams_search=airfoil_optuna", "hydra.sweeper.n_trials=abc"], "hydra.sweeper.n_trials='abc'"),
         (["hparams_search=airfoil_optuna", "hydra.sweeper.n_jobs=0"], "hydra.sweeper.n_jobs=0"),

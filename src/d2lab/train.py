@@ -4,6 +4,7 @@ python -m d2lab.train                                   # the book's linear regr
 python -m d2lab.train -m data=airfoil optimizer.lr=0.005,0.05 data.batch_size=1,10
 """
 
+import gc
 import logging
 import os
 import statistics
@@ -65,6 +66,8 @@ def log_to_trackers(cfg: DictConfig, trainer, monitor: str, summary: dict) -> No
 
 def train(cfg: DictConfig, record: dict) -> dict:
     """Build everything from `cfg`, fit and test; `record` gets the history as it grows."""
+    import torch
+
     job_started = time.perf_counter()
     check_choice("test_ckpt", cfg.get("test_ckpt", "best"), TEST_CHECKPOINTS)  # before fit, so no run is lost
     quiet_lightning()
@@ -108,6 +111,7 @@ def train(cfg: DictConfig, record: dict) -> dict:
         summary["time/fit_s"] = last["time_s"]
     summary.update(task.test_results)
     summary.update(getattr(task, "fit_report", {}))
+    summary["torch_threads"] = torch.get_num_threads()  # a launcher that runs jobs side by side shares the cores
     log_to_trackers(cfg, trainer, task.monitor, summary)
     summary["history"] = history
     return summary
@@ -115,7 +119,13 @@ def train(cfg: DictConfig, record: dict) -> dict:
 
 @hydra.main(version_base="1.3", config_path=config_dir(), config_name="train")
 def main(cfg: DictConfig) -> float:
-    return guarded_run(cfg, lambda record: train(cfg, record))
+    try:
+        return guarded_run(cfg, lambda record: train(cfg, record))
+    finally:
+        # What outlives a run (torch, Lightning, their registries) lives as long as the process: frozen, it is
+        # not walked again by the collector in the next job of a sweep, nor at the process's exit.
+        gc.collect()
+        gc.freeze()
 
 
 if __name__ == "__main__":

@@ -10,6 +10,7 @@ again, numbered after the existing ones.
 
 import itertools
 import logging
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -46,6 +47,18 @@ def expand_grid(arguments: list[str], config_loader: Any = None) -> tuple[list[l
             columns[key] = [f"{key}={override.get_value_element_as_str()}"]
             swept.pop(key, None)
     return [list(job) for job in itertools.product(*columns.values())], swept
+
+
+def covering_jobs(jobs: Sequence[Sequence[str]]) -> list[Sequence[str]]:
+    """Few jobs (chosen greedily) that between them hold every override of `jobs`: a grid of lr x batch size x
+    seed needs as many as its longest list."""
+    unseen = {o for job in jobs for o in job}
+    chosen = []
+    while unseen:
+        job = max(jobs, key=lambda job: len(unseen.intersection(job)))
+        chosen.append(job)
+        unseen.difference_update(job)
+    return chosen
 
 
 class GridSweeper(Sweeper):
@@ -95,6 +108,11 @@ class GridSweeper(Sweeper):
             raise
         write_sweep_status(sweep_dir, "done", len(jobs))
         return returns
+
+    def validate_batch_is_legal(self, batch: Sequence[Sequence[str]]) -> None:
+        # The launcher composes each job again; composing beforehand only jobs that hold every override between
+        # them still finds an unknown key or a bad value before any job runs.
+        super().validate_batch_is_legal(covering_jobs(batch))
 
     def launch(self, plan: LaunchPlan) -> list[list[JobReturn]]:
         returns = []

@@ -1,0 +1,148 @@
+"""`hydra/launcher=parallel`: a sweep's jobs in `n_jobs` processes on this machine, forked from the sweep's.
+
+Hydra's joblib launcher starts its workers with loky, each a fresh Python that imports torch and Lightning
+before its first job: seconds, more than a short job's training. Here the sweep's process imports them once,
+with `preload` and the modules of the `_target_`s in the sweep's config, and forks its workers, which so start
+with everything imported. A job runs in a worker as it does in joblib's: Hydra composes its config there and
+runs it with `run_job`.
+
+Each job's torch gets its share of the cores, cores // n_jobs threads (joblib's rule for loky's workers), unless
+OMP_NUM_THREADS, in the environment or in `hydra.job.env_set`, says how many.
+"""
+
+import contextlib
+import gc
+import importlib
+import logging
+import multiprocessing
+import os
+import sys
+from collections.abc import Sequence
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+
+from hydra.core.hydra_config import HydraConfig
+from hydra.core.utils import JobReturn, configure_log, filter_overrides, run_job, setup_globals
+from hydra.plugins.launcher import Launcher
+from hydra.types import HydraContext, TaskFunction
+from omegaconf import DictConfig, OmegaConf, open_dict
+
+log = logging.getLogger(__name__)
+
+_launcher: "ParallelLauncher | None" = None  # the launching one; the forked workers inherit it, nothing is pickled
+_interrupted = False  # a worker whose job saw Ctrl-C starts no other
+
+
+def cores() -> int:
+    import joblib
+
+    return joblib.cpu_count()  # the CPUs this process may use (affinity, cgroup quota), as loky counts them
+
+
+def job_threads(n_jobs: int, env_set: dict) -> int | None:
+    """A job's torch threads: OMP_NUM_THREADS where the user set it, else its share of the cores. None: leave
+    torch as it is, which read the environment's OMP_NUM_THREADS when the sweep's process imported it."""
+    if "OMP_NUM_THREADS" in env_set:
+        return int(env_set["OMP_NUM_THREADS"])
+    if "OMP_NUM_THREADS" in os.environ:
+        return None
+    return max(cores() // n_jobs, 1)
+
+
+def target_modules(config: DictConfig) -> list[str]:
+    """The modules of the `_target_`s in the sweep's config: what its jobs will build."""
+    found: list[str] = []
+
+    def walk(node: object) -> None:
+        if isinstance(node, dict):
+            if isinstance(node.get("_target_"), str) and "." in node["_target_"]:
+                found.append(node["_target_"].rsplit(".", 1)[0])
+            node = list(node.values())
+        for child in node if isinstance(node, list) else []:
+            walk(child)
+
+    walk({k: v for k, v in OmegaConf.to_container(config, resolve=False).items() if k != "hydra"})
+    return list(dict.fromkeys(found))
+
+
+def run_forked(idx: int, overrides: list[str], n_jobs: int) -> JobReturn:
+    """One job in a forked worker."""
+    global _interrupted
+    if _interrupted:
+        raise KeyboardInterrupt
+    import torch
+
+    launcher = _launcher
+    setup_globals()
+    config = launcher.hydra_context.config_loader.load_sweep_config(launcher.config, overrides)
+    with open_dict(config):
+        config.hydra.job.id = f"{config.hydra.job.name}_{idx}"
+        config.hydra.job.num = idx
+    HydraConfig.instance().set_config(config)
+    threads = job_threads(n_jobs, dict(config.hydra.job.env_set))
+    if threads is not None:
+        os.environ["OMP_NUM_THREADS"] = str(threads)  # also for any process the job starts (ddp_spawn)
+        torch.set_num_threads(threads)
+    try:
+        return run_job(
+            hydra_context=launcher.hydra_context,
+            task_function=launcher.task_function,
+            config=config,
+            job_dir_key="hydra.sweep.dir",
+            job_subdir_key="hydra.sweep.subdir",
+        )
+    except (KeyboardInterrupt, SystemExit):
+        _interrupted = True
+        raise
+
+
+class ParallelLauncher(Launcher):
+    def __init__(self, n_jobs: int = -1, preload: Sequence[str] = ()) -> None:
+        from d2lab.errors import ConfigError
+
+        if isinstance(n_jobs, bool) or not isinstance(n_jobs, int) or n_jobs == 0:
+            raise ConfigError(f"hydra.launcher.n_jobs={n_jobs!r} is invalid: a whole number of jobs at once, or -1 "
+                              "for one per core.")  # fmt: skip
+        self.n_jobs = n_jobs
+        self.preload = list(preload)
+
+    def setup(self, *, hydra_context: HydraContext, task_function: TaskFunction, config: DictConfig) -> None:
+        self.hydra_context, self.task_function, self.config = hydra_context, task_function, config
+
+    def launch(self, job_overrides: Sequence[Sequence[str]], initial_job_idx: int) -> Sequence[JobReturn]:
+        from d2lab.errors import ConfigError
+
+        global _launcher
+        if "fork" not in multiprocessing.get_all_start_methods():
+            raise ConfigError("hydra/launcher=parallel forks its workers, which this system cannot do: use "
+                              "hydra/launcher=joblib.")  # fmt: skip
+        n_jobs = self.n_jobs if self.n_jobs > 0 else max(cores() + 1 + self.n_jobs, 1)  # joblib's -1, -2, ...
+        workers = min(n_jobs, len(job_overrides))
+        setup_globals()
+        configure_log(self.config.hydra.hydra_logging, self.config.hydra.verbose)
+        sweep_dir = Path(str(self.config.hydra.sweep.dir))
+        sweep_dir.mkdir(parents=True, exist_ok=True)
+        log.info(f"Launching {len(job_overrides)} jobs in {workers} processes forked from this one, into {sweep_dir}")
+        for idx, overrides in enumerate(job_overrides):
+            log.info(f"\t#{initial_job_idx + idx} : {' '.join(filter_overrides(overrides))}")
+        for name in [*self.preload, *target_modules(self.config)]:
+            with contextlib.suppress(ImportError):  # the job that needs it says so, in its own folder
+                importlib.import_module(name)
+        if "torch" in sys.modules and sys.modules["torch"].cuda.is_initialized():
+            raise ConfigError("CUDA is initialized in the sweep's process, so workers forked from it cannot use the "
+                              "GPU: run the sweep with hydra/launcher=joblib.")  # fmt: skip
+        _launcher = self
+        # Python's recipe for forked workers (gc.freeze): what lives now is moved out of the collector's sight,
+        # so the workers' collections (and this process's exit) do not walk torch's and Lightning's objects.
+        gc.freeze()
+        pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork"))
+        try:
+            futures = [
+                pool.submit(run_forked, initial_job_idx + idx, list(overrides), n_jobs)
+                for idx, overrides in enumerate(job_overrides)
+            ]
+            return [future.result() for future in futures]
+        except KeyboardInterrupt:  # Ctrl-C reached the workers too: each records its job as interrupted
+            raise SystemExit(130) from None
+        finally:
+            pool.shutdown(cancel_futures=True)  # after Ctrl-C, queued jobs do not start
