@@ -1,5 +1,5 @@
-"""d2lab's benchmark: framework overhead (a), data pipeline (b), training throughput (c), start-up, pruning and
-sweeps, side by side.
+"""d2lab's benchmark: framework overhead (a), data pipeline (b), training throughput (c), start-up, pruning,
+sweeps on one machine and through Slurm, side by side.
 
 Each figure is the median of several repeats; each section prints as it finishes and all go to one Markdown file
 that names the machine. On a CPU-only machine (c) is a short smoke measurement, labelled so; with a GPU it is
@@ -315,9 +315,29 @@ def section_sweeps(repeats: int) -> str:
     )
 
 
+def section_slurm() -> str:
+    from bench_slurm import table
+
+    title = "## Sweeps through Slurm: the local cluster of `scripts/slurm_local.sh`"
+    if os.geteuid() != 0 and not os.environ.get("SLURM_CONF"):
+        return f"{title}\n\nSkipped: starting the local cluster needs root, and no $SLURM_CONF names another."
+    return "\n".join(
+        [
+            title,
+            "",
+            "Each sweep with the basic launcher (or, for DDP, Lightning launching its second process) and then with "
+            "`hydra/launcher=slurm_cpu`, one after the other, each a fresh process into a fresh folder, timed from "
+            "the outside (`python scripts/bench_slurm.py`). Through Slurm every job is its own process, which "
+            "imports torch and Lightning, and at most as many jobs run at once as the node has CPUs.",
+            "",
+            table(),
+        ]
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    sections = ["a", "costs", "b", "c", "startup", "pruning", "sweeps"]
+    sections = ["a", "costs", "b", "c", "startup", "pruning", "sweeps", "slurm"]
     parser.add_argument("--sections", nargs="+", default=sections, choices=sections)
     parser.add_argument("--quick", action="store_true", help="fewer repeats; on CPU, (c) for BN-LeNet only")
     parser.add_argument(
@@ -356,6 +376,8 @@ def main() -> None:
             text = section_pruning(args.data_dir, trials=10 if args.quick else 40)
         elif name == "sweeps":
             text = section_sweeps(repeats)
+        elif name == "slurm":
+            text = section_slurm()
         else:
             text = section_startup(repeats)
         print(f"\n{text}\n\n({name}: {time.perf_counter() - t0:.0f} s)", flush=True)
