@@ -44,6 +44,7 @@ def test_a_sweep_runs_one_slurm_job_per_job_and_reports_like_a_local_one(tmp_pat
     assert len({j["slurm_job_id"] for j in (jobs[0], jobs[1], jobs[3])}) == 3 and jobs[0]["slurm_restarts"] == 0
     script = next((sweep / ".submitit").glob("*/*_submission.sh")).read_text()
     assert "export OMP_NUM_THREADS=1\n" in script  # torch's threads: the job's one CPU, not the node's
+    assert jobs[0]["torch_threads"] == jobs[1]["torch_threads"] == 1
 
     local = tmp_path / "local"
     same = run_cli("-m", "d2lab.train", "-m", *grid[:3], "optimizer.lr=0.01", "data.batch_size=10,100",
