@@ -21,10 +21,13 @@ class RequeueAt(L.Callback):
         if self.sent or trainer.global_step < self.step or restart_count() > 0:
             return
         self.sent = True
+        # An array's first task has the array's own id, which would reach every task: name this one.
+        array = os.environ.get("SLURM_ARRAY_JOB_ID")
+        job = f"{array}_{os.environ['SLURM_ARRAY_TASK_ID']}" if array else os.environ.get("SLURM_JOB_ID")
         if in_slurm_job() and self.how == "usr2":
-            subprocess.run(["scancel", "--signal=USR2", os.environ["SLURM_JOB_ID"]], check=True)
+            subprocess.run(["scancel", "--signal=USR2", job], check=True)
         elif in_slurm_job():
-            subprocess.run(["scontrol", "requeue", os.environ["SLURM_JOB_ID"]], check=True)
+            subprocess.run(["scontrol", "requeue", job], check=True)
         else:
             os.kill(os.getpid(), signal.SIGTERM)
         deadline = time.monotonic() + 60

@@ -84,26 +84,24 @@ def uninterrupted(tmp_path_factory) -> dict:
     return read_metrics(folder / "run")
 
 
-@pytest.mark.parametrize(
-    ("how", "resumed_from"),
-    [("requeue", "interrupted.ckpt"), ("usr2", "last.ckpt")],
-    ids=["scontrol requeue: SIGTERM, checkpoint at the batch's end", "time-limit signal: submitit requeues"],
-)
-def test_a_requeued_job_resumes_from_its_checkpoint_and_ends_bit_for_bit(tmp_path, uninterrupted, how, resumed_from):
+def test_requeued_jobs_resume_from_their_checkpoints_and_end_bit_for_bit(tmp_path, uninterrupted):
+    """Job 0: `scontrol requeue` (SIGTERM, a checkpoint at the batch's end). Job 1: the time-limit signal (USR2),
+    on which submitit requeues the job and exits; it resumes from its last step snapshot. Side by side."""
     sweep = tmp_path / "sweep"
     result = run_cli(*ON_SLURM, *EXACT, "callbacks.step_snapshot.every_n_train_steps=5",
                      "+callbacks.requeue._target_=tests.requeue_at.RequeueAt", "+callbacks.requeue.step=103",
-                     f"+callbacks.requeue.how={how}", f"hydra.sweep.dir={sweep}", cwd=tmp_path,
+                     "+callbacks.requeue.how=requeue,usr2", f"hydra.sweep.dir={sweep}", cwd=tmp_path,
                      timeout=600)  # fmt: skip
     assert result.returncode == 0, result.stderr[-3000:]
-    job = read_metrics(sweep / "0")
-    assert job["status"] == "ok" and job["slurm_restarts"] == 1
-    log = (sweep / "0" / "train.log").read_text()
-    assert f"Slurm requeued this job (restart 1): resuming from {sweep}/0/checkpoints/{resumed_from}" in log
-    assert {k: job[k] for k in COMPARED} == {k: uninterrupted[k] for k in COMPARED}
-    assert [(h["train/loss"], h["val/loss"]) for h in job["history"]] == [
-        (h["train/loss"], h["val/loss"]) for h in uninterrupted["history"]
-    ]
+    for num, resumed_from in ((0, "interrupted.ckpt"), (1, "last.ckpt")):
+        job = read_metrics(sweep / str(num))
+        assert job["status"] == "ok" and job["slurm_restarts"] == 1
+        log = (sweep / str(num) / "train.log").read_text()
+        assert f"Slurm requeued this job (restart 1): resuming from {sweep}/{num}/checkpoints/{resumed_from}" in log
+        assert {k: job[k] for k in COMPARED} == {k: uninterrupted[k] for k in COMPARED}
+        assert [(h["train/loss"], h["val/loss"]) for h in job["history"]] == [
+            (h["train/loss"], h["val/loss"]) for h in uninterrupted["history"]
+        ]
 
 
 def test_sigterm_outside_slurm_saves_a_checkpoint_to_resume_from(tmp_path, uninterrupted, monkeypatch):
