@@ -4,7 +4,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 ARGS   ?=
 
-.PHONY: install train test test-fast sweep report bench playground tensorboard slurm-up slurm-down lint format clean
+.PHONY: install train test test-fast sweep report bench playground tensorboard mlflow notebook slurm-up slurm-down lint format clean
 
 install: $(STAMP)
 
@@ -37,6 +37,13 @@ playground: install  ## the book's gradient-descent demo on x^2 (see conf/demo/ 
 
 tensorboard: install  ## every run and sweep under logs/
 	$(VENV)/bin/tensorboard --logdir logs $(ARGS)
+
+mlflow: install  ## the MLflow UI on the runs of logger=mlflow (conf/logger/mlflow.yaml's store)
+	$(VENV)/bin/mlflow ui --backend-store-uri sqlite:///logs/mlflow/mlflow.db --host 127.0.0.1 $(ARGS)
+
+notebook: install  ## JupyterLab on docs/notebooks/ (installs the notebook extra), on 127.0.0.1
+	$(PY) -m pip install -q -e '.[notebook]'
+	cd docs/notebooks && $(abspath $(VENV))/bin/jupyter lab --ip 127.0.0.1 --no-browser $(ARGS)
 
 slurm-up:  ## a one-node Slurm cluster on 127.0.0.1 (root: installs slurm-wlm, munge, MariaDB if missing)
 	bash scripts/slurm_local.sh up

@@ -335,9 +335,26 @@ def section_slurm() -> str:
     )
 
 
+def section_live_plot(data_dir: str, repeats: int) -> str:
+    from bench_live_plot import measure, table
+
+    return "\n".join(
+        [
+            "## The notebook's live plot",
+            "",
+            "The same `d2lab.run` with `live_plot=True` and `live_plot=False`, alternating, in one real Jupyter kernel "
+            "(started by jupyter_client, as Jupyter starts one; the plot is a PNG output updated in place), after one "
+            "untimed run of each (`python scripts/bench_live_plot.py`). The fit is where the drawing happens; the "
+            "whole `d2lab.run` call adds composing, building, the test and metrics.json.",
+            "",
+            table(measure(repeats, data_dir)),
+        ]
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    sections = ["a", "costs", "b", "c", "startup", "pruning", "sweeps", "slurm"]
+    sections = ["a", "costs", "b", "c", "startup", "pruning", "sweeps", "slurm", "live_plot"]
     parser.add_argument("--sections", nargs="+", default=sections, choices=sections)
     parser.add_argument("--quick", action="store_true", help="fewer repeats; on CPU, (c) for BN-LeNet only")
     parser.add_argument(
@@ -352,7 +369,8 @@ def main() -> None:
     repeats = args.repeats or (1 if args.quick else 3)
     info = machine()
     print(machine_line(info), flush=True)
-    source = ensure_fashion_mnist(Path(args.data_dir)) if {"b", "c", "pruning"} & set(args.sections) else ""
+    needs_data = {"b", "c", "pruning", "live_plot"} & set(args.sections)
+    source = ensure_fashion_mnist(Path(args.data_dir)) if needs_data else ""
     parts = [
         "# d2lab benchmarks",
         "",
@@ -378,6 +396,8 @@ def main() -> None:
             text = section_sweeps(repeats)
         elif name == "slurm":
             text = section_slurm()
+        elif name == "live_plot":
+            text = section_live_plot(args.data_dir, args.repeats or (2 if args.quick else 5))
         else:
             text = section_startup(repeats)
         print(f"\n{text}\n\n({name}: {time.perf_counter() - t0:.0f} s)", flush=True)

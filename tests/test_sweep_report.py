@@ -1,6 +1,7 @@
 """A real small sweep under the joblib launcher, with ok, diverged and failed jobs, and its report."""
 
 import csv
+import json
 import os
 import shutil
 
@@ -90,6 +91,27 @@ def test_report_survives_a_job_that_crashed_before_writing_metrics(sweep, tmp_pa
     assert len(rows) == 6 and crashed["status"] == "missing" and "crashed" in crashed["error"]
     assert [r["status"] for r in rows[:1]] == ["ok"]  # the one job left with a value leads
     assert "1 missing" in capsys.readouterr().out
+
+
+@pytest.mark.slow
+def test_report_names_what_ran_the_jobs_and_lists_it_per_job_where_it_differs(sweep, tmp_path):
+    copy = tmp_path / "sweep"
+    shutil.copytree(sweep, copy)
+    report(copy)
+    same = (copy / "summary.md").read_text()
+    torch_version = read_metrics(copy / "0")["provenance"]["versions"]["torch"]
+    assert "Every job ran with: git_commit " in same and f"torch {torch_version}" in same
+    assert "differ in what ran them" not in same
+    metrics = read_metrics(copy / "1")  # as if job 1 had been run again after an upgrade, from another checkout
+    metrics["provenance"]["versions"]["torch"] = "9.9.9"
+    metrics["provenance"]["git_commit"] = "0" * 40
+    (copy / "1" / "metrics.json").write_text(json.dumps(metrics))
+    report(copy)
+    summary = (copy / "summary.md").read_text()
+    assert "**The jobs differ in what ran them:** `git_commit`, `versions.torch`" in summary
+    rows = {r["job"]: r for r in csv.DictReader((copy / "summary.csv").open())}
+    assert rows["1"]["versions.torch"] == "9.9.9" and rows["0"]["versions.torch"] == torch_version
+    assert rows["1"]["git_commit"] == "0" * 40 != rows["0"]["git_commit"]
 
 
 def test_report_on_a_folder_without_jobs_says_so(tmp_path):

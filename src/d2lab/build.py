@@ -4,12 +4,15 @@ import os
 import shutil
 import warnings
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from omegaconf import DictConfig
 
 from d2lab.config_checks import check_config
+from d2lab.jupyter import live_plot_wanted
 from d2lab.library_errors import explained
+from d2lab.trackers import check_trackers
 
 if TYPE_CHECKING:  # Lightning takes seconds to import: `--help` and config errors should not wait for it
     import lightning as L
@@ -62,6 +65,7 @@ def build_run(
 
     from d2lab.callbacks.history import RunHistory
     from d2lab.callbacks.optuna_pruning import OptunaPruning
+    from d2lab.callbacks.spawned_ddp_exit import LeaveProcessGroupTogether
     from d2lab.callbacks.step_progress import StepProgressBar
     from d2lab.fast_path import choose_steps_per_call
     from d2lab.optuna_study import job_trial
@@ -79,11 +83,19 @@ def build_run(
     with explained("task", cfg.task):
         task = instantiate(cfg.task, net=net, optimizer=optimizer, scheduler=scheduler)
     with explained("logger", cfg.get("logger")):
+        if loggers:
+            check_trackers(cfg.get("logger"))  # a tracker not installed: how to install it, in one line
         logger_list = instantiate_all(cfg.get("logger")) if loggers else []
     with explained("callbacks", cfg.get("callbacks")):
         callback_list = instantiate_all(cfg.get("callbacks")) if callbacks else []
     history = RunHistory(job_started)
     callback_list.append(history)
+    if str(cfg.trainer.get("strategy", "")).startswith(("ddp_spawn", "ddp_fork", "ddp_notebook")):
+        callback_list.append(LeaveProcessGroupTogether())  # its workers live for one stage each
+    if callbacks and live_plot_wanted(cfg.get("live_plot")):  # after the history, whose records it draws
+        from d2lab.callbacks.live_plot import LivePlot
+
+        callback_list.append(LivePlot(history.records, Path(cfg.paths.output_dir) / "live_plot.png"))
     trial = job_trial() if callbacks else None
     if trial is not None:  # a job of an Optuna search reports to its trial, whose pruner may stop it
         callback_list.append(OptunaPruning(trial))

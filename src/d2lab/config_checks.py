@@ -90,6 +90,8 @@ TOP_RULES = {
     "train": BOOL,
     "test": BOOL,
     "predict": BOOL,
+    "print_config": BOOL,
+    "live_plot": Rule(lambda v: v is None or isinstance(v, bool), "true, false, or null (on only inside Jupyter)"),
 }
 
 # The Trainer arguments d2lab's users type. Lightning checks some of these only when fit starts, some never

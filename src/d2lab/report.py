@@ -65,15 +65,36 @@ def metric_keys(jobs: list[Job]) -> list[str]:
     return [k for k in keys if k not in timing] + timing
 
 
+def provenance_of(job: Job) -> dict[str, object]:
+    """A job's `provenance` record flat: git_commit, git_dirty, versions.torch, ..., device, command."""
+    record = job.metrics.get("provenance") or {}
+    flat = {k: v for k, v in record.items() if k != "versions"}
+    flat.update({f"versions.{k}": v for k, v in (record.get("versions") or {}).items()})
+    return flat
+
+
+def provenance_split(jobs: list[Job]) -> tuple[list[str], dict[str, object]]:
+    """The provenance keys whose values differ between jobs (listed per job), and those every job shares."""
+    recorded = [provenance_of(j) for j in jobs if j.metrics.get("provenance")]
+    # the command differs by each job's overrides in some launchers' workers: the columns already show those
+    keys = [k for k in dict.fromkeys(k for flat in recorded for k in flat) if k != "command"]
+    # a job that failed before its Trainer chose a device has none: that is not a difference
+    varying = [k for k in keys if len({str(flat[k]) for flat in recorded if flat.get(k) is not None}) > 1]
+    common = {k: recorded[0].get(k) for k in keys if k not in varying}
+    return varying, common
+
+
 def table(jobs: list[Job], keys: list[str], monitor: str) -> list[dict[str, object]]:
     rows = []
     metrics = metric_keys(jobs)
+    differing, _ = provenance_split(jobs)
     for job in jobs:
         row: dict[str, object] = {"job": job.name, "status": job.status}
         row.update({k: job.overrides.get(k, "") for k in keys})
         row[f"best {monitor}"] = job.metrics.get("best") if job.status == "ok" else None
         row.update({k: job.metrics.get(k) for k in metrics})
         row["epochs"] = job.metrics.get("epochs", len(job.history))
+        row.update({k: provenance_of(job).get(k) for k in differing})
         row["error"] = job.metrics.get("error", "")
         if job.status == "missing":
             dead = "its process died while it ran" if job.metrics else "no metrics.json: the job crashed"
@@ -122,6 +143,13 @@ def markdown(sweep_dir: Path, jobs: list[Job], monitor: str, mode: str, images: 
     ]
     if fixed:
         lines.append("Every job: " + " ".join(f"`{k}={jobs[0].overrides[k]}`" for k in fixed) + ".")
+    differing, common = provenance_split(jobs)
+    if common:
+        shared = {k.removeprefix("versions."): v for k, v in common.items()}
+        lines.append("Every job ran with: " + ", ".join(f"{k} {fmt(v) or 'null'}" for k, v in shared.items()) + ".")
+    if differing:
+        lines.append("**The jobs differ in what ran them:** " + ", ".join(f"`{k}`" for k in differing)
+                     + " (a column each, below).")  # fmt: skip
     closed_forms = [j.metrics["closed_form"] for j in jobs if j.metrics.get("closed_form")]
     closed = closed_forms[0].get("val/loss") if closed_forms else None
     if closed is not None:

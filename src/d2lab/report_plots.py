@@ -6,15 +6,16 @@ from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
-import matplotlib
+import pandas as pd
+from matplotlib import colormaps
+from matplotlib.colors import LogNorm, Normalize
+from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
 
-matplotlib.use("Agg")  # files only: no display, safe in a headless sweep or CI
-import matplotlib.pyplot as plt  # noqa: E402
-import pandas as pd  # noqa: E402
-from matplotlib.colors import LogNorm, Normalize  # noqa: E402
-from matplotlib.ticker import MaxNLocator  # noqa: E402
+from d2lab.report_jobs import Job, as_number, short
 
-from d2lab.report_jobs import Job, as_number, short  # noqa: E402
+# Figures are built with matplotlib's object API, not pyplot: a file needs no display (headless sweeps, CI), and
+# a notebook shows the Figure that d2lab.load(...).plot() returns, once, whatever backend it uses.
 
 
 def labels(jobs: list[Job], keys: list[str]) -> list[str]:
@@ -108,13 +109,41 @@ def group_series(jobs: list[Job], keys: list[str], metric: str) -> list[Series]:
     return series
 
 
+RUN_CURVES = ("train/loss", "val/loss", "train/acc", "val/acc")  # what the book's Animator draws, where recorded
+
+
+def run_figure(history: list[dict], title: str | None = None) -> Figure:
+    """One run's curves against epoch, as the book's Animator draws them: train and val loss (and accuracy)."""
+    fig = Figure(figsize=(5.5, 3.5), layout="constrained")
+    ax = fig.add_subplot()
+    for metric in RUN_CURVES:
+        if any(metric in record for record in history):
+            points = curve_points(history, metric)
+            ax.plot([p[0] for p in points], [p[2] for p in points], marker="o", markersize=3, label=metric)
+    ax.set_xlabel("epoch")
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.grid(True, alpha=0.3)
+    if ax.lines:
+        ax.legend(fontsize=8)
+    if title:
+        ax.set_title(title, fontsize=9)
+    return fig
+
+
 def plot_curves(series: list[Series], metric: str, path: Path, title: str | None = None) -> Path | None:
-    """Two panels like the book's minibatch-SGD figure: the metric per epoch and against training time."""
+    """curves_figure, saved to `path`; None where there is no curve."""
     if not series:
         return None
-    fig, (by_epoch, by_time) = plt.subplots(1, 2, figsize=(13, 4.5), layout="constrained")
+    curves_figure(series, metric, title).savefig(path, dpi=120)
+    return path
+
+
+def curves_figure(series: list[Series], metric: str, title: str | None = None) -> Figure:
+    """Two panels like the book's minibatch-SGD figure: the metric per epoch and against training time."""
+    fig = Figure(figsize=(13, 4.5), layout="constrained")
+    by_epoch, by_time = fig.subplots(1, 2)
     kept = []  # the y values of curves that finished: diverged curves may leave the frame
-    palette = plt.get_cmap("tab20" if len(series) > 10 else "tab10")
+    palette = colormaps["tab20" if len(series) > 10 else "tab10"]
     for i, curve in enumerate(series):
         style = {"marker": "o", "markersize": 3, "linestyle": "-" if curve.finished else "--"}
         style["color"] = palette(i % palette.N)
@@ -142,11 +171,10 @@ def plot_curves(series: list[Series], metric: str, path: Path, title: str | None
     by_epoch.xaxis.set_major_locator(MaxNLocator(integer=True))
     by_time.set_xlabel("wall time of training (s)")
     by_time.set_xscale("log")
-    fig.legend(loc="outside right upper", fontsize=7 if len(series) > 8 else 8)
+    if series:
+        fig.legend(loc="outside right upper", fontsize=7 if len(series) > 8 else 8)
     fig.suptitle(title or f"{metric} of every job")
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-    return path
+    return fig
 
 
 def grid_keys(jobs: list[Job], varying: list[str]) -> tuple[str, str] | None:
@@ -193,8 +221,9 @@ def plot_heatmap(jobs: list[Job], keys: tuple[str, str], monitor: str, mode: str
     grid = [[texts[r, c][0] for c in cols] for r in rows]
     seeds = any(len(m) > 1 for m in cells.values())
     finite = [v for line in grid for v in line if math.isfinite(v)]
-    fig, ax = plt.subplots(figsize=(1.3 * len(cols) + 3, (1.1 if seeds else 0.8) * len(rows) + 2), layout="constrained")
-    cmap = plt.get_cmap("viridis_r" if mode == "min" else "viridis").with_extremes(bad="lightgrey")
+    fig = Figure(figsize=(1.3 * len(cols) + 3, (1.1 if seeds else 0.8) * len(rows) + 2), layout="constrained")
+    ax = fig.subplots()
+    cmap = colormaps["viridis_r" if mode == "min" else "viridis"].with_extremes(bad="lightgrey")
     spread = bool(finite) and min(finite) > 0 and max(finite) / min(finite) > 10
     norm = LogNorm() if spread else Normalize()
     image = ax.imshow(grid, cmap=cmap, norm=norm)  # NaN cells (no value) take the cmap's grey
@@ -212,5 +241,4 @@ def plot_heatmap(jobs: list[Job], keys: tuple[str, str], monitor: str, mode: str
     fig.colorbar(image, ax=ax, label=what)
     ax.set_title(f"{what} ({mode})")
     fig.savefig(path, dpi=120)
-    plt.close(fig)
     return path

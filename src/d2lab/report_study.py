@@ -7,13 +7,15 @@ its storage reads a file (a journal or SQLite), so the report works on a search 
 """
 
 import logging
+import sys
 import warnings
 from pathlib import Path
 from typing import Any
 
 import matplotlib
 
-matplotlib.use("Agg")
+if "ipykernel" not in sys.modules:  # files only, headless; a notebook keeps the backend it chose
+    matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
 from d2lab.sweep_state import read_json  # noqa: E402

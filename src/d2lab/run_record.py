@@ -4,6 +4,7 @@ A failed or diverged job inside a multirun is recorded and returns NaN (which Op
 trial), so the sweep goes on. A single run prints one clear paragraph and exits non-zero instead.
 """
 
+import gc
 import json
 import logging
 import math
@@ -13,16 +14,22 @@ import sys
 import traceback
 import warnings
 from collections.abc import Callable
+from contextvars import ContextVar
 from pathlib import Path
 
 from omegaconf import DictConfig
 
 from d2lab.checkpoints import newest_resume_point
-from d2lab.errors import DivergedError, TrialPruned, find_user_error
+from d2lab.errors import D2LabError, DivergedError, TrialPruned, find_user_error
+from d2lab.provenance import provenance
 from d2lab.slurm_requeue import in_slurm_job
 from d2lab.sweep_state import owner
 
 log = logging.getLogger("d2lab")
+
+# Set by d2lab.run: a single run's failure comes back to the Python caller as an exception (a notebook's kernel
+# must not exit), and a diverged run as its result; the command line prints a paragraph and exits instead.
+from_python: ContextVar[bool] = ContextVar("from_python", default=False)
 
 
 def is_multirun() -> bool:
@@ -37,11 +44,22 @@ def quiet_lightning() -> None:
     Some of its warnings say nothing about d2lab runs: a torch deprecation inside Lightning, "few workers",
     which in-memory batches never need, and "fewer training batches than the logging interval": d2lab logs its
     metrics at each validation and `train/loss_step` every log_every_n_steps optimizer steps, across epochs."""
+    import lightning.pytorch  # noqa: F401  (its import sets the level: quieted after it, not before)
+
     warnings.filterwarnings(
         "ignore", message=".*(LeafSpec|does not have many workers|is smaller than the logging interval).*"
     )
     for name in ("lightning.pytorch", "lightning.fabric"):
         logging.getLogger(name).setLevel(logging.WARNING)
+
+
+def freeze_what_outlives_the_job() -> None:
+    """What outlives a run (torch, Lightning, their registries) lives as long as the process: frozen, it is not
+    walked again by the collector in the next job of a sweep, nor at the process's exit. Not in a notebook's
+    kernel, where the user's objects (and a failed run's, held by its traceback) would never be collected."""
+    if not from_python.get():
+        gc.collect()
+        gc.freeze()
 
 
 def is_rank_zero() -> bool:
@@ -71,7 +89,7 @@ def is_sigterm(exc: BaseException) -> bool:
 
 def guarded_run(cfg: DictConfig, body: Callable[[dict], dict]) -> float:
     """`body(record)` fills `record` as it goes (so a failure keeps what was learned) and returns the rest."""
-    record: dict = {"status": "running"}
+    record: dict = {"status": "running", "provenance": provenance()}
     write_metrics(cfg.paths.output_dir, {**record, **owner()})  # a reader can tell this job at work from one that died
     try:
         record.update(body(record))
@@ -99,6 +117,8 @@ def guarded_run(cfg: DictConfig, body: Callable[[dict], dict]) -> float:
         stopped = sigterm or code == 1 or in_slurm_job()  # else some code called sys.exit: a failure
         record.update(status="interrupted" if stopped else "failed", error=why + (resume if checkpoint else ""))
         write_metrics(cfg.paths.output_dir, record)
+        if from_python.get():
+            raise (KeyboardInterrupt(record["error"]) if stopped else D2LabError(record["error"])) from None
         print(f"\nd2lab: {record['error']}", file=sys.stderr)
         if not sigterm and code != 1:
             raise
@@ -123,6 +143,11 @@ def guarded_run(cfg: DictConfig, body: Callable[[dict], dict]) -> float:
             return math.nan
         if user_error is None:
             raise
+        if from_python.get():
+            if isinstance(user_error, DivergedError):
+                log.error("%s (run recorded as diverged)", user_error)
+                return math.nan
+            raise user_error.with_traceback(None) from None
         if os.environ.get("HYDRA_FULL_ERROR") == "1":  # the library errors behind the paragraph, for a bug report
             traceback.print_exception(exc)
         print(f"\nd2lab: {record['status']}: {user_error}", file=sys.stderr)

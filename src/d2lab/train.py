@@ -4,7 +4,6 @@ python -m d2lab.train                                   # the book's linear regr
 python -m d2lab.train -m data=airfoil optimizer.lr=0.005,0.05 data.batch_size=1,10
 """
 
-import gc
 import logging
 import os
 import statistics
@@ -17,10 +16,13 @@ from omegaconf import DictConfig, OmegaConf
 import d2lab.resolvers  # noqa: F401  (registers ${len:...})
 from d2lab.build import build_run
 from d2lab.checkpoints import TEST_CHECKPOINTS, check_resumable, checkpoint_to_test, resolve_ckpt_path
+from d2lab.config_tree import print_config
 from d2lab.errors import check_choice
 from d2lab.paths import config_dir
-from d2lab.run_record import guarded_run, is_multirun, quiet_lightning
+from d2lab.provenance import device_name, provenance
+from d2lab.run_record import freeze_what_outlives_the_job, guarded_run, is_multirun, quiet_lightning
 from d2lab.slurm_requeue import in_slurm_job, requeued_resume_point, restart_count
+from d2lab.trackers import finish_wandb_run
 
 log = logging.getLogger("d2lab")
 
@@ -64,17 +66,32 @@ def log_to_trackers(cfg: DictConfig, trainer, monitor: str, summary: dict) -> No
         logger.finalize("success")  # flush now: the trainer closed its writers before this
 
 
+def early_stop(trainer) -> dict:
+    """With callbacks=early_stopping: whether Lightning's EarlyStopping ended the fit, and at which epoch."""
+    stopper = trainer.early_stopping_callback
+    if stopper is None:
+        return {}
+    if stopper.stopped_epoch > 0:
+        log.info("Early stopping at epoch %d: %s did not improve for %d validations",
+                 stopper.stopped_epoch, stopper.monitor, stopper.patience)  # fmt: skip
+        return {"stopped_early": True, "stopped_epoch": stopper.stopped_epoch}
+    return {"stopped_early": False}
+
+
 def train(cfg: DictConfig, record: dict) -> dict:
     """Build everything from `cfg`, fit and test; `record` gets the history as it grows."""
     import torch
 
     job_started = time.perf_counter()
     check_choice("test_ckpt", cfg.get("test_ckpt", "best"), TEST_CHECKPOINTS)  # before fit, so no run is lost
+    if cfg.get("print_config", True) is True and not is_multirun():  # any other value: check_config explains
+        print_config(cfg, cfg.paths.output_dir)
     quiet_lightning()
     quiet = {"enable_progress_bar": False} if is_multirun() else {}  # one bar per job is noise in a sweep
     run = build_run(cfg, job_started=job_started if is_multirun() else None, **quiet)
     datamodule, task, trainer, history = run.datamodule, run.task, run.trainer, run.history.records
     record.update(monitor=task.monitor, mode=task.mode, history=history)
+    record.setdefault("provenance", provenance())["device"] = device_name(trainer.strategy.root_device)
     if in_slurm_job():  # which Slurm job ran it, and how often Slurm requeued it
         record.update(slurm_job_id=os.environ["SLURM_JOB_ID"], slurm_restarts=restart_count())
 
@@ -88,6 +105,7 @@ def train(cfg: DictConfig, record: dict) -> dict:
     record["checkpoints"] = str(Path(cfg.paths.output_dir) / "checkpoints")
     if cfg.get("train", True):
         trainer.fit(task, datamodule=datamodule, ckpt_path=ckpt_path)
+    stopped = early_stop(trainer)  # before the test, which restores the callbacks' state from its checkpoint
     if cfg.get("test", True):
         tested = checkpoint_to_test(cfg.get("test_ckpt", "best"), trainer)
         record["test_ckpt"] = tested or "last"
@@ -111,21 +129,27 @@ def train(cfg: DictConfig, record: dict) -> dict:
         summary["time/fit_s"] = last["time_s"]
     summary.update(task.test_results)
     summary.update(getattr(task, "fit_report", {}))
+    summary.update(stopped)
     summary["torch_threads"] = torch.get_num_threads()  # a launcher that runs jobs side by side shares the cores
+    if trainer.world_size > 1:  # DDP: how many processes, and how they talked (Lightning or Slurm set the ranks)
+        summary.update(world_size=trainer.world_size, distributed_backend=trainer.strategy.process_group_backend)
     log_to_trackers(cfg, trainer, task.monitor, summary)
     summary["history"] = history
     return summary
 
 
-@hydra.main(version_base="1.3", config_path=config_dir(), config_name="train")
-def main(cfg: DictConfig) -> float:
+def run_job(cfg: DictConfig) -> float:
+    """One job, as the command line and d2lab.run both run it: metrics.json whatever happens."""
     try:
         return guarded_run(cfg, lambda record: train(cfg, record))
     finally:
-        # What outlives a run (torch, Lightning, their registries) lives as long as the process: frozen, it is
-        # not walked again by the collector in the next job of a sweep, nor at the process's exit.
-        gc.collect()
-        gc.freeze()
+        finish_wandb_run()  # after the job's last logging, so that the next job of a sweep starts its own
+        freeze_what_outlives_the_job()
+
+
+@hydra.main(version_base="1.3", config_path=config_dir(), config_name="train")
+def main(cfg: DictConfig) -> float:
+    return run_job(cfg)
 
 
 if __name__ == "__main__":

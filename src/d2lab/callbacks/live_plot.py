@@ -1,0 +1,63 @@
+"""The book's `Animator`: a run's train and val curves, redrawn at each validation while it trains.
+
+Inside Jupyter the figure is one output of the cell, updated in place. Elsewhere (`live_plot=true` in a shell)
+it is redrawn into `live_plot.png` in the run's folder, for an image viewer that reloads. Drawing is kept to a
+small share of the fit's time: a redraw that would take the drawing past `budget` of the fit so far waits (so a
+run of a second or two draws once, at its end), and fit ends with the picture of every record.
+"""
+
+import io
+import time
+from pathlib import Path
+
+import lightning as L
+
+from d2lab.jupyter import in_notebook
+from d2lab.report_plots import run_figure
+
+
+class LivePlot(L.Callback):
+    def __init__(self, records: list[dict], path: Path, budget: float = 0.03) -> None:
+        self.records = records  # RunHistory's, which records each validation before this callback runs
+        self.path = path
+        self.budget = budget
+        self.notebook = in_notebook()
+        self.handle = None  # the notebook output the figure is shown in
+        self.drawing_s = 0.0
+        self.last_draw_s = 0.05  # what the first draw is expected to cost, before one has been timed
+        self.fit_start = time.perf_counter()
+        self.drawn_records = -1  # how many records the picture shows
+
+    def on_fit_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        self.fit_start = time.perf_counter()
+
+    def on_validation_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        if trainer.sanity_checking or trainer.state.fn != "fit" or not trainer.is_global_zero:
+            return
+        elapsed = time.perf_counter() - self.fit_start
+        if self.drawing_s + self.last_draw_s <= self.budget * elapsed:
+            self.draw()
+
+    def on_fit_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        if trainer.is_global_zero and self.drawn_records != len(self.records):
+            self.draw()
+
+    def draw(self) -> None:
+        started = time.perf_counter()
+        fig = run_figure(self.records)
+        if self.notebook:  # PNG bytes, not the Figure: they show whatever matplotlib backend the kernel has
+            from IPython.display import Image, display
+
+            buffer = io.BytesIO()
+            fig.savefig(buffer, format="png", dpi=90)
+            image = Image(data=buffer.getvalue(), format="png")
+            if self.handle is None:
+                self.handle = display(image, display_id=True)
+            else:
+                self.handle.update(image)
+        else:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            fig.savefig(self.path, dpi=90)
+        self.drawn_records = len(self.records)
+        self.last_draw_s = time.perf_counter() - started
+        self.drawing_s += self.last_draw_s
