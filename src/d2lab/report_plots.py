@@ -113,21 +113,35 @@ RUN_CURVES = ("train/loss", "val/loss", "train/acc", "val/acc")  # what the book
 
 
 def run_figure(history: list[dict], title: str | None = None) -> Figure:
-    """One run's curves against epoch, as the book's Animator draws them: train and val loss (and accuracy)."""
-    fig = Figure(figsize=(5.5, 3.5), layout="constrained")
+    """One run's curves against epoch, as the book's Animator draws them: train and val loss (and accuracy).
+    Fixed margins, not a layout engine: the live plot redraws it at every validation (update_run_figure)."""
+    fig = Figure(figsize=(5.5, 3.5))
+    fig.subplots_adjust(left=0.11, right=0.97, bottom=0.14, top=0.91 if title else 0.96)
     ax = fig.add_subplot()
-    for metric in RUN_CURVES:
-        if any(metric in record for record in history):
-            points = curve_points(history, metric)
-            ax.plot([p[0] for p in points], [p[2] for p in points], marker="o", markersize=3, label=metric)
     ax.set_xlabel("epoch")
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.grid(True, alpha=0.3)
-    if ax.lines:
-        ax.legend(fontsize=8)
     if title:
-        ax.set_title(title, fontsize=9)
+        ax.set_title(title, fontsize=8)
+    update_run_figure(fig, history)
     return fig
+
+
+def update_run_figure(fig: Figure, history: list[dict]) -> None:
+    """Redraw run_figure's curves from a longer history, in place: no new Figure, axes or legend entries."""
+    ax = fig.axes[0]
+    lines = {line.get_label(): line for line in ax.lines}
+    for metric in RUN_CURVES:
+        if any(metric in record for record in history):
+            points = curve_points(history, metric)
+            xs, ys = [p[0] for p in points], [p[2] for p in points]
+            if metric in lines:
+                lines[metric].set_data(xs, ys)
+            else:
+                ax.plot(xs, ys, marker="o", markersize=3, label=metric, color=f"C{RUN_CURVES.index(metric)}")
+                ax.legend(fontsize=8)
+    ax.relim()
+    ax.autoscale_view()
 
 
 def plot_curves(series: list[Series], metric: str, path: Path, title: str | None = None) -> Path | None:

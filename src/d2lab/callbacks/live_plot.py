@@ -13,16 +13,17 @@ from pathlib import Path
 import lightning as L
 
 from d2lab.jupyter import in_notebook
-from d2lab.report_plots import run_figure
+from d2lab.report_plots import run_figure, update_run_figure
 
 
 class LivePlot(L.Callback):
-    def __init__(self, records: list[dict], path: Path, budget: float = 0.03) -> None:
+    def __init__(self, records: list[dict], path: Path, budget: float = 0.02) -> None:
         self.records = records  # RunHistory's, which records each validation before this callback runs
         self.path = path
         self.budget = budget
         self.notebook = in_notebook()
         self.handle = None  # the notebook output the figure is shown in
+        self.fig = None  # built at the first draw, then updated in place
         self.drawing_s = 0.0
         self.last_draw_s = 0.05  # what the first draw is expected to cost, before one has been timed
         self.fit_start = time.perf_counter()
@@ -44,12 +45,16 @@ class LivePlot(L.Callback):
 
     def draw(self) -> None:
         started = time.perf_counter()
-        fig = run_figure(self.records)
+        if self.fig is None:
+            self.fig = run_figure(self.records)
+        else:
+            update_run_figure(self.fig, self.records)
+        png = {"format": "png", "dpi": 90, "pil_kwargs": {"compress_level": 1}}  # a quick picture, not a small file
         if self.notebook:  # PNG bytes, not the Figure: they show whatever matplotlib backend the kernel has
             from IPython.display import Image, display
 
             buffer = io.BytesIO()
-            fig.savefig(buffer, format="png", dpi=90)
+            self.fig.savefig(buffer, **png)
             image = Image(data=buffer.getvalue(), format="png")
             if self.handle is None:
                 self.handle = display(image, display_id=True)
@@ -57,7 +62,7 @@ class LivePlot(L.Callback):
                 self.handle.update(image)
         else:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            fig.savefig(self.path, dpi=90)
+            self.fig.savefig(self.path, **png)
         self.drawn_records = len(self.records)
         self.last_draw_s = time.perf_counter() - started
         self.drawing_s += self.last_draw_s
