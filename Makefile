@@ -43,7 +43,7 @@ mlflow: install  ## the MLflow UI on the runs of logger=mlflow (conf/logger/mlfl
 
 notebook: install  ## JupyterLab on docs/notebooks/ (installs the notebook extra), on 127.0.0.1
 	$(PY) -m pip install -q -e '.[notebook]'
-	cd docs/notebooks && $(abspath $(VENV))/bin/jupyter lab --ip 127.0.0.1 --no-browser $(ARGS)
+	cd docs/notebooks && $(abspath $(VENV))/bin/jupyter lab --ip 127.0.0.1 --no-browser $(if $(filter 0,$(shell id -u)),--allow-root) $(ARGS)
 
 slurm-up:  ## a one-node Slurm cluster on 127.0.0.1 (root: installs slurm-wlm, munge, MariaDB if missing)
 	bash scripts/slurm_local.sh up
