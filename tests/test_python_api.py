@@ -52,6 +52,18 @@ def test_the_same_job_from_python_and_from_the_command_line_ends_the_same(tmp_pa
     assert a["val/loss"] == b["val/loss"] and a["w"] == b["w"] and a["epochs"] == b["epochs"] == 2
     assert sorted(p.name for p in (tmp_path / "cli").iterdir()) == sorted(p.name for p in api.dir.iterdir())
 
+    # what produced it, in metrics.json
+    record = a["provenance"]
+    head = subprocess.run(["git", "-C", str(REPO), "rev-parse", "HEAD"], capture_output=True, text=True).stdout
+    assert record["git_commit"] == head.strip() and isinstance(record["git_dirty"], bool)
+    assert set(record["versions"]) == {"d2lab", "torch", "lightning", "hydra-core", "python"}
+    assert all(record["versions"].values()) and record["device"] == "cpu"
+    assert record["command"] == shlex.join(["python", "-m", "d2lab.train", *AIRFOIL, f"hydra.run.dir={tmp_path}/cli"])
+    # a single run prints its config tree and saves it; the live plot is off outside Jupyter (live_plot=null)
+    tree = (tmp_path / "cli" / "config_tree.txt").read_text()
+    assert "├── optimizer" in tree and "lr: 0.03" in tree and "├── data" in cli.stdout
+    assert not (tmp_path / "cli" / "live_plot.png").exists()
+
 
 @pytest.mark.parametrize(
     "overrides",
@@ -115,17 +127,6 @@ def test_sweep_returns_its_jobs_summary_and_seed_groups_and_load_reopens_it(tmp_
     assert (sweep.dir / "summary.md").name in [p.name for p in sweep.report()]
 
 
-def test_metrics_json_records_what_produced_the_run(tmp_path):
-    done = run_cli("-m", "d2lab.train", *AIRFOIL, f"hydra.run.dir={tmp_path}/run", cwd=tmp_path)
-    assert done.returncode == 0, done.stderr[-2000:]
-    record = read_metrics(tmp_path / "run")["provenance"]
-    head = subprocess.run(["git", "-C", str(REPO), "rev-parse", "HEAD"], capture_output=True, text=True).stdout
-    assert record["git_commit"] == head.strip() and isinstance(record["git_dirty"], bool)
-    assert set(record["versions"]) == {"d2lab", "torch", "lightning", "hydra-core", "python"}
-    assert all(record["versions"].values()) and record["device"] == "cpu"
-    assert record["command"] == shlex.join(["python", "-m", "d2lab.train", *AIRFOIL, f"hydra.run.dir={tmp_path}/run"])
-
-
 def test_provenance_is_null_outside_a_git_checkout(tmp_path):
     from d2lab.provenance import checkout_version
 
@@ -133,12 +134,7 @@ def test_provenance_is_null_outside_a_git_checkout(tmp_path):
     assert checkout_version(REPO)["git_commit"] is not None
 
 
-def test_a_single_run_prints_and_saves_its_config_tree_and_a_sweeps_jobs_do_not(tmp_path):
-    single = run_cli("-m", "d2lab.train", *AIRFOIL, f"hydra.run.dir={tmp_path}/run", cwd=tmp_path)
-    tree = (tmp_path / "run" / "config_tree.txt").read_text()
-    assert "├── optimizer" in tree and "lr: 0.03" in tree and "├── data" in single.stdout
-    quiet = run_cli("-m", "d2lab.train", *AIRFOIL, "print_config=false", f"hydra.run.dir={tmp_path}/q", cwd=tmp_path)
-    assert "├── data" not in quiet.stdout and not (tmp_path / "q" / "config_tree.txt").exists()
+def test_a_sweeps_jobs_do_not_print_their_config_tree(tmp_path):
     sweep = run_cli("-m", "d2lab.train", "-m", *AIRFOIL, "seed=0,1", f"hydra.sweep.dir={tmp_path}/s", cwd=tmp_path)
     assert sweep.returncode == 0 and "├── data" not in sweep.stdout
     assert not list((tmp_path / "s").glob("*/config_tree.txt"))
@@ -155,9 +151,9 @@ def test_early_stopping_is_lightnings_on_the_tasks_monitored_metric(tmp_path):
     assert len(losses) - 1 - best == 2  # stopped after `patience` validations without a new best
 
 
-def test_live_plot_outside_a_notebook_redraws_a_png_in_the_run_folder(tmp_path):
-    done = run_cli("-m", "d2lab.train", *AIRFOIL, "live_plot=true", f"hydra.run.dir={tmp_path}/run", cwd=tmp_path)
+def test_live_plot_outside_a_notebook_redraws_a_png_in_the_run_folder_and_print_config_false_prints_none(tmp_path):
+    done = run_cli("-m", "d2lab.train", *AIRFOIL, "live_plot=true", "print_config=false",
+                   f"hydra.run.dir={tmp_path}/run", cwd=tmp_path)  # fmt: skip
     assert done.returncode == 0, done.stderr[-2000:]
     assert (tmp_path / "run" / "live_plot.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-    off = run_cli("-m", "d2lab.train", *AIRFOIL, f"hydra.run.dir={tmp_path}/off", cwd=tmp_path)  # null: Jupyter only
-    assert off.returncode == 0 and not (tmp_path / "off" / "live_plot.png").exists()
+    assert "├── data" not in done.stdout and not (tmp_path / "run" / "config_tree.txt").exists()
