@@ -153,7 +153,7 @@ def process_state_restored() -> Iterator[None]:
 
 
 class JobCallbacks:
-    """Hydra's per-job callbacks (`hydra.callbacks`, none by default), called as Hydra's own run does."""
+    """Hydra's callbacks (`hydra.callbacks`, none by default), called as Hydra's own single run calls them."""
 
     def __init__(self, cfg: object) -> None:
         from hydra.utils import instantiate
@@ -163,6 +163,12 @@ class JobCallbacks:
     def call(self, hook: str, **kwargs: object) -> None:
         for callback in self.callbacks:
             getattr(callback, hook)(**kwargs)
+
+    def on_run_start(self, **kwargs: object) -> None:
+        self.call("on_run_start", **kwargs)
+
+    def on_run_end(self, **kwargs: object) -> None:
+        self.call("on_run_end", **kwargs)
 
     def on_job_start(self, **kwargs: object) -> None:
         self.call("on_job_start", **kwargs)
@@ -201,7 +207,8 @@ def run(*overrides: str, **options: object) -> Run:
             if not names(args, "hydra.run.dir"):
                 cfg.hydra.run.dir = str(fresh_folder(Path(OmegaConf.select(cfg, "hydra.run.dir")).absolute()))
             folder = Path(cfg.hydra.run.dir).absolute()
-        context = HydraContext(config_loader=GlobalHydra.instance().config_loader(), callbacks=JobCallbacks(cfg))
+        callbacks = JobCallbacks(cfg)
+        context = HydraContext(config_loader=GlobalHydra.instance().config_loader(), callbacks=callbacks)
         refused: list[D2LabError] = []
 
         def task(job_cfg: object) -> float:
@@ -216,8 +223,10 @@ def run(*overrides: str, **options: object) -> Run:
         provenance.code_version.cache_clear()  # the kernel outlives commits and edits
         try:
             with logging_restored(), process_state_restored():
+                callbacks.on_run_start(config=cfg, config_name=CONFIG)  # as Hydra's own single run calls them
                 job = run_job(task_function=task, config=cfg, job_dir_key="hydra.run.dir", job_subdir_key=None,
                               hydra_context=context)  # fmt: skip
+                callbacks.on_run_end(config=cfg, config_name=CONFIG, job_return=job)
             if refused:
                 raise refused[0].with_traceback(None)
             job.return_value  # noqa: B018  (raises what the job raised, as Hydra's own run does)

@@ -78,10 +78,19 @@ def study_plots(sweep_dir: Path) -> list[Path]:
     if study is None or not study.get_trials(deepcopy=False):
         return []
     import optuna
+
+    # Optuna's plots set a matplotlib style and warn that they are experimental: neither outlives the report, which
+    # may run inside a user's notebook (Sweep.report())
+    with matplotlib.rc_context(), warnings.catch_warnings():
+        warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
+        return [trials_table(study, sweep_dir / "optuna_trials.png"), *optuna_plots(study, sweep_dir)]
+
+
+def optuna_plots(study: Any, sweep_dir: Path) -> list[Path]:
+    import optuna
     import optuna.visualization.matplotlib as ovm
 
-    warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
-    images = [trials_table(study, sweep_dir / "optuna_trials.png")]
+    images = []
     plots = {
         "optuna_history.png": ovm.plot_optimization_history,
         # PED-ANOVA: Optuna's own evaluator, without the scikit-learn that the default fANOVA needs
@@ -92,9 +101,11 @@ def study_plots(sweep_dir: Path) -> list[Path]:
         "optuna_intermediate.png": ovm.plot_intermediate_values,
     }
     for name, plot in plots.items():
+        before = set(plt.get_fignums())
         try:
             images.append(save(plot(study), sweep_dir / name))
         except (ValueError, RuntimeError, ZeroDivisionError) as exc:  # too few completed trials for this one
-            plt.close("all")
+            for number in set(plt.get_fignums()) - before:  # the figure it began, not the user's
+                plt.close(number)
             log.info("%s: no %s yet (%s)", sweep_dir, name, exc)
     return images

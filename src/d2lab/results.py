@@ -1,7 +1,8 @@
 """A finished (or running) run or sweep, read from its folder: what d2lab.run, d2lab.sweep and d2lab.load return.
 
 Everything is read from the files the run wrote (metrics.json, .hydra/, checkpoints/), fresh on each access, so
-a `Sweep` of a search still at work shows the jobs done so far.
+a `Sweep` of a search still at work shows the jobs done so far. A run still at work says `running`; its history
+is written when it ends.
 """
 
 import math

@@ -107,7 +107,8 @@ def guarded_run(cfg: DictConfig, body: Callable[[dict], dict]) -> float:
         elif is_multirun():  # a sweep run again into its folder resumes its jobs itself
             resume = f" The sweep, run again into its folder, resumes it from {checkpoint}."
         else:
-            resume = f" Resume with the same command plus ckpt_path={checkpoint}"
+            again = "d2lab.run call" if from_python.get() else "command"
+            resume = f" Resume with the same {again} plus ckpt_path={checkpoint}"
         if sigterm:
             why = "Stopped by SIGTERM (Slurm requeue, preemption, scancel or kill)."
         elif code == 1:
