@@ -22,6 +22,7 @@ GROUPS = ("model", "data", "optimizer", "scheduler")
 SETTINGS = ("optimizer", "scheduler")  # groups whose own numbers are compared (a model's follow from its data)
 TRAINER_KEYS = ("max_epochs", "precision", "accelerator")
 NOT_COMPARED = ("paths.", "hydra.", "callbacks.", "trainer_callbacks", "logger", "ckpt_path", "+callbacks.")
+NOT_COMPARED += ("print_config", "live_plot")  # how a run shows itself, not what it compares
 Scalar = bool | int | float | str
 
 
