@@ -49,12 +49,17 @@ def items(updates) -> dict:
     return {item.key or "/".join(item.nested_key): item.value_json for item in updates}
 
 
-@pytest.mark.slow
-def test_mlflow_run_logs_the_metrics_and_hyperparameters(tmp_path):
-    result = run_cli(*TRAIN, "logger=mlflow", f"paths.log_dir={tmp_path}/logs", cwd=tmp_path)
+def train_with(logger: str, tmp_path) -> tuple:
+    """One short run with `logger=<logger>` into tmp_path/logs: its folder and metrics.json."""
+    result = run_cli(*TRAIN, f"logger={logger}", f"paths.log_dir={tmp_path}/logs", cwd=tmp_path)
     assert result.returncode == 0, result.stderr[-3000:]
     [run_dir] = (tmp_path / "logs" / "train" / "runs").iterdir()
-    metrics = read_metrics(run_dir)
+    return run_dir, read_metrics(run_dir)
+
+
+@pytest.mark.slow
+def test_mlflow_run_logs_the_metrics_and_hyperparameters(tmp_path):
+    run_dir, metrics = train_with("mlflow", tmp_path)
     client, [run] = mlflow_runs(tmp_path / "logs")
     assert run.info.status == "FINISHED" and run.info.run_name == "data=airfoil,trainer.max_epochs=2"
     assert run.data.tags["run_dir"] == str(run_dir)
@@ -106,10 +111,7 @@ def test_wandb_sweep_is_one_group_of_separate_offline_runs(tmp_path, monkeypatch
 
 @pytest.mark.slow
 def test_logger_all_writes_tensorboard_csv_and_mlflow(tmp_path):
-    result = run_cli(*TRAIN, "logger=all", f"paths.log_dir={tmp_path}/logs", cwd=tmp_path)
-    assert result.returncode == 0, result.stderr[-3000:]
-    [run_dir] = (tmp_path / "logs" / "train" / "runs").iterdir()
-    metrics = read_metrics(run_dir)
+    run_dir, metrics = train_with("all", tmp_path)
     assert list((run_dir / "tensorboard").glob("*/events.out.tfevents.*"))
     csv_lines = (run_dir / "csv" / "metrics.csv").read_text().splitlines()
     assert "val/loss" in csv_lines[0].split(",") and len(csv_lines) > 2
