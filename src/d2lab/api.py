@@ -272,14 +272,9 @@ def sweep(*overrides: str, quiet: bool = False, **options: object) -> Sweep:
         args.append(f"hydra.sweep.dir={override_value(str(folder))}")
     command = [sys.executable, "-m", "d2lab.train", "-m", *args]
     tail: collections.deque[str] = collections.deque(maxlen=80)
-    child = subprocess.Popen(
-        command,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        bufsize=1,
-        env={**os.environ, "PYTHONUNBUFFERED": "1"},
-    )  # fmt: skip  (lines as they come)
+    unbuffered = {**os.environ, "PYTHONUNBUFFERED": "1"}  # the child's lines as they come, not when a buffer fills
+    child = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, bufsize=1,
+                             env=unbuffered)  # fmt: skip
     try:
         for line in child.stdout:
             tail.append(line.rstrip("\n"))

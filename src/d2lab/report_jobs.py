@@ -27,12 +27,17 @@ class Job:
 
     @property
     def best(self) -> float:
-        value = self.metrics.get("best")
-        return float(value) if self.status == "ok" and value is not None else math.nan
+        return best_value(self.metrics)
 
     @property
     def history(self) -> list[dict]:
         return self.metrics.get("history") or []
+
+
+def best_value(metrics: dict) -> float:
+    """A record's best monitored value; NaN unless the job finished ok."""
+    value = metrics.get("best")
+    return float(value) if job_status(metrics) == "ok" and value is not None else math.nan
 
 
 def parse_overrides(lines: list[str]) -> dict[str, str]:

@@ -12,7 +12,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 from omegaconf import DictConfig, OmegaConf
 
-from d2lab.report_jobs import Job, load_jobs, parse_overrides, read_metrics
+from d2lab.report_jobs import Job, best_value, load_jobs, parse_overrides, read_metrics
 from d2lab.sweep_state import job_status
 
 
@@ -39,8 +39,7 @@ class Run:
     @property
     def best(self) -> float:
         """The best value of the monitored metric (`metrics["monitor"]`); NaN unless the run finished ok."""
-        value = self.metrics.get("best")
-        return float(value) if self.status == "ok" and value is not None else math.nan
+        return best_value(self.metrics)
 
     @property
     def best_checkpoint(self) -> Path | None:
@@ -64,10 +63,10 @@ class Run:
         return run_figure(self.metrics.get("history") or [], title=str(self.dir))
 
     def __repr__(self) -> str:
-        metrics = self.metrics
-        monitor = metrics.get("monitor", "val/loss")
-        best = f", best {monitor} {self.best:.4g}" if math.isfinite(self.best) else ""
-        return f"Run({str(self.dir)!r}, status={self.status!r}{best})"
+        metrics = self.metrics  # read once: the run may be writing it
+        value = best_value(metrics)
+        best = f", best {metrics.get('monitor', 'val/loss')} {value:.4g}" if math.isfinite(value) else ""
+        return f"Run({str(self.dir)!r}, status={job_status(metrics)!r}{best})"
 
 
 class Sweep:
