@@ -23,6 +23,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from d2lab.errors import ConfigError
 from hydra_plugins.d2lab_sweepers.launch_plan import LaunchPlan, interrupted_hint, plan_jobs
+from hydra_plugins.d2lab_sweepers.reusing_config_loader import reusing_context
 
 log = logging.getLogger(__name__)
 
@@ -75,9 +76,9 @@ class GridSweeper(Sweeper):
 
     def setup(self, *, hydra_context: HydraContext, task_function: TaskFunction, config: DictConfig) -> None:
         self.config = config
-        self.hydra_context = hydra_context
+        self.hydra_context = reusing_context(hydra_context)  # jobs that differ in values share one composition
         self.launcher = Plugins.instance().instantiate_launcher(
-            hydra_context=hydra_context, task_function=task_function, config=config
+            hydra_context=self.hydra_context, task_function=task_function, config=config
         )
 
     def sweep(self, arguments: list[str]) -> list[list[JobReturn]]:

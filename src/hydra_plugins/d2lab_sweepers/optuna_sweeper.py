@@ -30,6 +30,8 @@ from hydra.plugins.sweeper import Sweeper
 from hydra.types import HydraContext, TaskFunction
 from omegaconf import DictConfig, OmegaConf
 
+from hydra_plugins.d2lab_sweepers.reusing_config_loader import reusing_context
+
 log = logging.getLogger(__name__)
 DIRECTIONS = {"min": "minimize", "max": "maximize", "minimize": "minimize", "maximize": "maximize"}
 
@@ -97,9 +99,9 @@ class OptunaSweeper(Sweeper):
 
     def setup(self, *, hydra_context: HydraContext, task_function: TaskFunction, config: DictConfig) -> None:
         self.config = config
-        self.hydra_context = hydra_context
+        self.hydra_context = reusing_context(hydra_context)  # jobs that differ in values share one composition
         self.launcher = Plugins.instance().instantiate_launcher(
-            config=config, hydra_context=hydra_context, task_function=task_function
+            config=config, hydra_context=self.hydra_context, task_function=task_function
         )
 
     def sweep(self, arguments: list[str]) -> list[JobReturn]:

@@ -7,18 +7,18 @@ hparams_search=airfoil_optuna            -> fixed: passed to every trial unchang
 """
 
 import math
+from typing import TYPE_CHECKING
 
 from hydra.core.override_parser.overrides_parser import OverridesParser
 from hydra.core.override_parser.types import ChoiceSweep, IntervalSweep, Override, RangeSweep, Transformer
-from optuna.distributions import (
-    BaseDistribution,
-    CategoricalDistribution,
-    FloatDistribution,
-    IntDistribution,
-)
+
+if TYPE_CHECKING:  # Hydra imports every plugin module at each start: a run that is no search skips Optuna's import
+    from optuna.distributions import BaseDistribution
 
 
-def to_distribution(override: Override) -> BaseDistribution:
+def to_distribution(override: Override) -> "BaseDistribution":
+    from optuna.distributions import CategoricalDistribution, FloatDistribution, IntDistribution
+
     value = override.value()
     if isinstance(value, ChoiceSweep) or (isinstance(value, RangeSweep) and value.shuffle):
         return CategoricalDistribution(list(override.sweep_iterator(transformer=Transformer.encode)))
@@ -33,7 +33,7 @@ def to_distribution(override: Override) -> BaseDistribution:
     raise ValueError(f"{override.input_line!r}: the Optuna sweeper takes choice(), range() or interval().")
 
 
-def parse_search_space(arguments: list[str]) -> tuple[dict[str, BaseDistribution], list[str]]:
+def parse_search_space(arguments: list[str]) -> tuple[dict[str, "BaseDistribution"], list[str]]:
     """Split overrides into the search space (sweeps) and the fixed overrides every trial gets.
 
     A later override of the same key wins, so the command line can replace a config's search dimension.
