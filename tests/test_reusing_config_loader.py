@@ -38,7 +38,10 @@ JOBS = {
         [f"optimizer={opt}", f"optimizer.lr={lr}"] for opt in ("sgd", "adam") for lr in (0.01, 0.1)
     ],
     "other keys from one job to the next": [
-        ["optimizer.lr=0.5", "seed=3"], ["seed=4"], ["optimizer.lr=0.2", "seed=5"], ["seed=6", "optimizer.lr=0.1"]
+        ["optimizer.lr=0.5", "seed=3"],
+        ["seed=4"],
+        ["optimizer.lr=0.2", "seed=5"],
+        ["seed=6", "optimizer.lr=0.1"],
     ],
     "every kind of value": [
         ["seed=1", "task_name=null", "trainer.max_epochs=2"],

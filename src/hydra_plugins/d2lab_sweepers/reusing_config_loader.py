@@ -34,7 +34,7 @@ SCALARS = (str, int, float, bool, type(None))
 class Composed:
     master: DictConfig  # the sweep's config this job was composed against
     pickled: bytes  # unpickling a config is several times faster than deep-copying it
-    plain: dict  # the config as containers, unresolved: which keys hold plain values
+    reusable: bool  # whether the jobs of this shape can be made from it (decided once, from the shape)
 
 
 class ReusingConfigLoader(ConfigLoader):
@@ -52,7 +52,7 @@ class ReusingConfigLoader(ConfigLoader):
         values = [o for o in overrides if self.is_value(o)]
         shape = tuple(("value", o.key_or_group) if self.is_value(o) else o.input_line for o in overrides)
         composed = self.composed.get(shape)
-        if composed is not None and composed.master is master_config and self.reusable(composed, overrides, values):
+        if composed is not None and composed.master is master_config and composed.reusable:
             try:
                 cfg = pickle.loads(composed.pickled)
                 for override in values:
@@ -65,7 +65,7 @@ class ReusingConfigLoader(ConfigLoader):
             return cfg
         cfg = self.delegate.load_sweep_config(master_config, sweep_overrides)
         plain = OmegaConf.to_container(cfg, resolve=False)
-        self.composed[shape] = Composed(master_config, pickle.dumps(cfg), plain)
+        self.composed[shape] = Composed(master_config, pickle.dumps(cfg), self.reusable(plain, overrides, values))
         return cfg
 
     def is_value(self, override: Override) -> bool:
@@ -79,14 +79,14 @@ class ReusingConfigLoader(ConfigLoader):
             and not self.is_group(override.key_or_group)
         )
 
-    def reusable(self, composed: Composed, overrides: list[Override], values: list[Override]) -> bool:
+    def reusable(self, plain: dict, overrides: list[Override], values: list[Override]) -> bool:
         """Every value lands on a plain value of the composed config, and no other override that Hydra applies
         after composing (`+key`, `++key`, `~key`, a dict) touches the same keys, so the order of applying them
         cannot matter."""
         others = [o.key_or_group for o in overrides if not self.is_value(o) and self.applied_after_composing(o)]
         for override in values:
             key = override.key_or_group
-            node: Any = composed.plain
+            node: Any = plain
             for part in key.split("."):
                 if not isinstance(node, dict) or part not in node:
                     return False
