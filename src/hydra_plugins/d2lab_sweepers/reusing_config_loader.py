@@ -49,8 +49,9 @@ class ReusingConfigLoader(ConfigLoader):
             overrides = OverridesParser.create().parse_overrides(list(sweep_overrides))
         except Exception:  # Hydra's loader says what is wrong with it
             return self.delegate.load_sweep_config(master_config, sweep_overrides)
-        values = [o for o in overrides if self.is_value(o)]
-        shape = tuple(("value", o.key_or_group) if self.is_value(o) else o.input_line for o in overrides)
+        kinds = [(o, self.is_value(o)) for o in overrides]
+        values = [o for o, value in kinds if value]
+        shape = tuple(("value", o.key_or_group) if value else o.input_line for o, value in kinds)
         composed = self.composed.get(shape)
         if composed is not None and composed.master is master_config and composed.reusable:
             try:
@@ -65,7 +66,7 @@ class ReusingConfigLoader(ConfigLoader):
             return cfg
         cfg = self.delegate.load_sweep_config(master_config, sweep_overrides)
         plain = OmegaConf.to_container(cfg, resolve=False)
-        self.composed[shape] = Composed(master_config, pickle.dumps(cfg), self.reusable(plain, overrides, values))
+        self.composed[shape] = Composed(master_config, pickle.dumps(cfg), self.reusable(plain, kinds))
         return cfg
 
     def is_value(self, override: Override) -> bool:
@@ -79,12 +80,12 @@ class ReusingConfigLoader(ConfigLoader):
             and not self.is_group(override.key_or_group)
         )
 
-    def reusable(self, plain: dict, overrides: list[Override], values: list[Override]) -> bool:
+    def reusable(self, plain: dict, kinds: list[tuple[Override, bool]]) -> bool:
         """Every value lands on a plain value of the composed config, and no other override that Hydra applies
         after composing (`+key`, `++key`, `~key`, a dict) touches the same keys, so the order of applying them
         cannot matter."""
-        others = [o.key_or_group for o in overrides if not self.is_value(o) and self.applied_after_composing(o)]
-        for override in values:
+        others = [o.key_or_group for o, value in kinds if not value and self.applied_after_composing(o)]
+        for override in (o for o, value in kinds if value):
             key = override.key_or_group
             node: Any = plain
             for part in key.split("."):
