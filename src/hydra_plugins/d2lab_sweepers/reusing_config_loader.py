@@ -65,8 +65,9 @@ class ReusingConfigLoader(ConfigLoader):
             self.reused += 1
             return cfg
         cfg = self.delegate.load_sweep_config(master_config, sweep_overrides)
-        plain = OmegaConf.to_container(cfg, resolve=False)
-        self.composed[shape] = Composed(master_config, pickle.dumps(cfg), self.reusable(plain, kinds))
+        if composed is None or composed.master is not master_config:  # once per shape: only a reusable one is pickled
+            reusable = self.reusable(OmegaConf.to_container(cfg, resolve=False), kinds)
+            self.composed[shape] = Composed(master_config, pickle.dumps(cfg) if reusable else b"", reusable)
         return cfg
 
     def is_value(self, override: Override) -> bool:
