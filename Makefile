@@ -3,6 +3,10 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 ARGS   ?=
+# Test processes side by side: most tests wait on a subprocess's imports, one core each. The Slurm tests share one
+# process (their xdist_group), which starts the local cluster once.
+TEST_WORKERS ?= auto
+PYTEST := $(PY) -m pytest -q -n $(TEST_WORKERS) --dist loadgroup
 
 .PHONY: install train test test-fast sweep report bench playground tensorboard mlflow notebook slurm-up slurm-down lint format clean
 
@@ -18,10 +22,10 @@ train: install  ## the default run: the book's linear regression (ARGS="model=..
 	$(PY) -m d2lab.train $(ARGS)
 
 test: install  ## the whole suite; as root it installs and starts a local Slurm cluster for tests/test_slurm.py
-	$(PY) -m pytest -q $(ARGS)
+	$(PYTEST) $(ARGS)
 
 test-fast: install  ## skip the subprocess end-to-end runs
-	$(PY) -m pytest -q -m "not slow" $(ARGS)
+	$(PYTEST) -m "not slow" $(ARGS)
 
 sweep: install  ## the book's four airfoil runs: GD, SGD and two minibatch sizes
 	$(PY) -m d2lab.train -m experiment=d2l_minibatch_sgd $(ARGS)

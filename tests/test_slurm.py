@@ -10,7 +10,7 @@ import pytest
 
 from tests.conftest import REPO, read_metrics, run_cli
 
-pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("slurm_cluster")]
+pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("slurm_cluster"), pytest.mark.xdist_group("slurm")]
 
 ON_SLURM = ("-m", "d2lab.train", "-m", "hydra/launcher=slurm_cpu")
 AIRFOIL = ("data=airfoil", "trainer.max_epochs=2", "~logger")
