@@ -14,6 +14,7 @@ from d2lab.build import build_run
 from d2lab.checkpoints import check_fits, read_checkpoint, resolve_ckpt_path
 from d2lab.errors import check_choice
 from d2lab.paths import config_dir
+from d2lab.run_imports import import_for_run
 from d2lab.run_record import guarded_run, quiet_lightning
 
 EVAL_ONLY = ("ckpt_path", "train_task_name", "predict", "predict_format", "task_name")
@@ -49,10 +50,11 @@ def write_predictions(outputs: list[dict], folder: str, fmt: str) -> Path:
 
 
 def evaluate(cfg: DictConfig, record: dict) -> dict:
-    quiet_lightning()
     check_choice("predict_format", cfg.predict_format, ("csv", "pt"))
     ckpt_path = resolve_ckpt_path(cfg.ckpt_path, cfg.paths.log_dir, cfg.train_task_name)
     built = training_config(cfg, ckpt_path)
+    import_for_run(built)
+    quiet_lightning()
     run = build_run(built, loggers=False, callbacks=False, enable_progress_bar=False)
     datamodule, task, trainer = run.datamodule, run.task, run.trainer
     checkpoint = read_checkpoint(ckpt_path)

@@ -20,6 +20,7 @@ from d2lab.config_tree import print_config
 from d2lab.errors import check_choice
 from d2lab.paths import config_dir
 from d2lab.provenance import device_name, provenance
+from d2lab.run_imports import import_for_run
 from d2lab.run_record import freeze_what_outlives_the_job, guarded_run, is_multirun, quiet_lightning
 from d2lab.slurm_requeue import in_slurm_job, requeued_resume_point, restart_count
 from d2lab.trackers import finish_wandb_run
@@ -80,6 +81,7 @@ def early_stop(trainer) -> dict:
 
 def train(cfg: DictConfig, record: dict) -> dict:
     """Build everything from `cfg`, fit and test; `record` gets the history as it grows."""
+    import_for_run(cfg)
     import torch
 
     job_started = time.perf_counter()

@@ -10,9 +10,7 @@ Each job's torch gets its share of the cores, cores // n_jobs threads (joblib's 
 OMP_NUM_THREADS, in the environment or in `hydra.job.env_set`, says how many.
 """
 
-import contextlib
 import gc
-import importlib
 import logging
 import multiprocessing
 import os
@@ -25,7 +23,9 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.core.utils import JobReturn, configure_log, filter_overrides, run_job, setup_globals
 from hydra.plugins.launcher import Launcher
 from hydra.types import HydraContext, TaskFunction
-from omegaconf import DictConfig, OmegaConf, open_dict
+from omegaconf import DictConfig, open_dict
+
+from d2lab.run_imports import import_modules, target_modules
 
 log = logging.getLogger(__name__)
 
@@ -47,22 +47,6 @@ def job_threads(n_jobs: int, env_set: dict) -> int | None:
     if "OMP_NUM_THREADS" in os.environ:
         return None
     return max(cores() // n_jobs, 1)
-
-
-def target_modules(config: DictConfig) -> list[str]:
-    """The modules of the `_target_`s in the sweep's config: what its jobs will build."""
-    found: list[str] = []
-
-    def walk(node: object) -> None:
-        if isinstance(node, dict):
-            if isinstance(node.get("_target_"), str) and "." in node["_target_"]:
-                found.append(node["_target_"].rsplit(".", 1)[0])
-            node = list(node.values())
-        for child in node if isinstance(node, list) else []:
-            walk(child)
-
-    walk({k: v for k, v in OmegaConf.to_container(config, resolve=False).items() if k != "hydra"})
-    return list(dict.fromkeys(found))
 
 
 def run_forked(idx: int, overrides: list[str], n_jobs: int) -> JobReturn:
@@ -125,9 +109,7 @@ class ParallelLauncher(Launcher):
         log.info(f"Launching {len(job_overrides)} jobs in {workers} processes forked from this one, into {sweep_dir}")
         for idx, overrides in enumerate(job_overrides):
             log.info(f"\t#{initial_job_idx + idx} : {' '.join(filter_overrides(overrides))}")
-        for name in [*self.preload, *target_modules(self.config)]:
-            with contextlib.suppress(ImportError):  # the job that needs it says so, in its own folder
-                importlib.import_module(name)
+        import_modules([*self.preload, *target_modules(self.config)], freeze=False)  # frozen below, after the check
         if "torch" in sys.modules and sys.modules["torch"].cuda.is_initialized():
             raise ConfigError("CUDA is initialized in the sweep's process, so workers forked from it cannot use the "
                               "GPU: run the sweep with hydra/launcher=joblib.")  # fmt: skip
