@@ -11,6 +11,7 @@ frozen: its user's objects would never be collected.
 import contextlib
 import gc
 import importlib
+import sys
 from collections.abc import Iterable, Iterator
 
 from omegaconf import DictConfig, OmegaConf
@@ -46,13 +47,15 @@ def target_modules(config: DictConfig) -> list[str]:
 
 
 def import_modules(names: Iterable[str], freeze: bool) -> None:
-    """Import `names` with the collector paused, then freeze what lives if `freeze`. A module that fails to import
-    is left to the code that needs it, which says so in its own words."""
+    """Import `names` with the collector paused, then, if `freeze` and something was imported, freeze what lives
+    (only then: a sweep's later jobs would freeze their own configs, which outlive nothing). A module that fails
+    to import is left to the code that needs it, which says so in its own words."""
+    before = len(sys.modules)
     with collector_paused():
         for name in names:
             with contextlib.suppress(ImportError):
                 importlib.import_module(name)
-    if freeze:
+    if freeze and len(sys.modules) > before:
         gc.freeze()
 
 
