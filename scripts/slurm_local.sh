@@ -5,9 +5,11 @@
 set -euo pipefail
 
 usage() {
-  echo "usage: $0 up [--no-accounting] | down | status" >&2
+  echo "usage: $0 up [--no-accounting] | down | status | install" >&2
   echo "  state folder: \$SLURM_LOCAL_DIR (default /tmp/d2lab-slurm); ports: \$SLURM_LOCAL_PORT (6817-6819)," >&2
-  echo "  \$SLURM_LOCAL_DB_PORT (3307). Needs root (apt-get, SlurmUser=root)." >&2
+  echo "  \$SLURM_LOCAL_DB_PORT (3307); \$SLURM_LOCAL_EXTRA_CONF: lines added to slurm.conf." >&2
+  echo "  up and down take a lock, so a second up waits for the first and then finds the cluster up." >&2
+  echo "  Needs root (apt-get, SlurmUser=root)." >&2
   exit 2
 }
 
@@ -29,6 +31,10 @@ fi
 export SLURM_CONF=$DIR/etc/slurm.conf  # every Slurm command and daemon below reads this, not /etc/slurm
 SOCK=$DIR/run/munge.sock              # our own munged, so a system munge (if any) is left alone
 DAEMONS=(munged mariadbd slurmdbd slurmctld slurmd)  # start order; down goes backwards
+PACKAGES=(slurm-wlm munge)
+ACCOUNTING_PACKAGES=(slurmdbd mariadb-server-core mariadb-client-core)
+LOCK=$DIR.lock      # beside the state folder, so `rm -rf $DIR` while down leaves it alone
+APT_LOCK_WAIT=${SLURM_LOCAL_APT_LOCK_WAIT:-600}  # seconds apt-get waits for another apt or dpkg to finish
 
 say() { printf '%s\n' "$*"; }
 die() { printf 'slurm_local: %s\n' "$*" >&2; exit 1; }
@@ -57,10 +63,12 @@ cluster_state() {
 
 # setsid: the daemons leave our session, so Ctrl-C or closing the terminal doesn't reach them.
 # It execs in place (we are not a group leader), so $! is the daemon's own PID.
+STARTED=()  # the daemons this `up` started: a failed `up` stops each of them
 start() {
   local name=$1; shift
-  setsid "$@" </dev/null >>"$DIR/log/$name.out" 2>&1 &
+  setsid "$@" </dev/null >>"$DIR/log/$name.out" 2>&1 9>&- &  # 9>&-: a daemon must not hold our lock
   echo $! >"$DIR/pids/$name"
+  STARTED+=("$name")
 }
 
 # Poll until a command succeeds; give up early, with the daemon's log, if the daemon has died.
@@ -77,17 +85,60 @@ wait_for() {
   done
 }
 
-ensure_packages() {
-  local p missing=() t0=$EPOCHREALTIME
-  for p in "$@"; do
-    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed' || missing+=("$p")
+# apt-get that waits for another apt-get or dpkg (unattended upgrades, a second install) instead of failing on
+# their lock, and says so. DPkg::Lock::Timeout covers dpkg's lock; the package lists' lock (apt-get update) does
+# not wait by itself, so that one is retried here.
+apt_get() {
+  local log pid rc said=0 t0=$SECONDS
+  log=$(mktemp)
+  while :; do
+    # 9>&-: a service that a package's scripts may start must not hold our lock
+    DEBIAN_FRONTEND=noninteractive apt-get -q -o DPkg::Lock::Timeout="$APT_LOCK_WAIT" "$@" >"$log" 2>&1 9>&- &
+    pid=$!
+    while kill -0 "$pid" 2>/dev/null; do
+      if ((!said)) && grep -q "Waiting for cache lock" "$log"; then
+        say "apt-get $1: waiting for another package manager to release dpkg's lock"
+        said=1
+      fi
+      sleep 0.5
+    done
+    rc=0
+    wait "$pid" || rc=$?
+    if ((rc)) && grep -q "Could not get lock" "$log" && ((SECONDS - t0 < APT_LOCK_WAIT)); then
+      ((said)) || say "apt-get $1: waiting for another package manager to release its lock"
+      said=1
+      sleep 2
+      continue
+    fi
+    ((rc == 0)) || tail -n 20 "$log" >&2
+    rm -f "$log"
+    return "$rc"
   done
-  ((${#missing[@]})) || return 0
-  say "installing ${missing[*]} ..."
-  apt-get update -qq
+}
+
+missing_packages() {
+  local p
+  for p in "$@"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed' || echo "$p"
+  done
+  return 0
+}
+
+# The package lists are updated only when something is missing: an installed cluster starts offline.
+install_packages() {
+  local missing t0=$EPOCHREALTIME
+  mapfile -t missing < <(missing_packages "$@")
+  if ((${#missing[@]})); then
+    say "installing ${missing[*]} ..."
+    apt_get update
+  fi
   # policy-rc.d or not, we never use the system services these packages may register.
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-  say "installed in $(since "$t0")"
+  apt_get install -y --no-install-recommends "$@"
+  ((${#missing[@]} == 0)) || say "installed in $(since "$t0")"
+}
+
+ensure_packages() {
+  [[ -z $(missing_packages "$@") ]] || install_packages "$@"
 }
 
 write_config() {
@@ -147,6 +198,9 @@ EOF
 NodeName=$NODE NodeAddr=127.0.0.1 CPUs=$cpus RealMemory=$mem State=UNKNOWN
 PartitionName=$PARTITION Nodes=ALL Default=YES MaxTime=INFINITE State=UP
 EOF
+  if [[ -n ${SLURM_LOCAL_EXTRA_CONF:-} ]]; then
+    printf '# From $SLURM_LOCAL_EXTRA_CONF:\n%s\n' "$SLURM_LOCAL_EXTRA_CONF" >>"$SLURM_CONF"
+  fi
 }
 
 # slurmdbd finds slurmdbd.conf next to $SLURM_CONF; it must be 0600 since it holds the database password.
@@ -221,9 +275,9 @@ up() {
       ;;
     partial) say "some daemons died; stopping the rest and starting again"; stop_all ;;
   esac
-  local pkgs=(slurm-wlm munge) ports=("$PORT" $((PORT + 1))) p
+  local pkgs=("${PACKAGES[@]}") ports=("$PORT" $((PORT + 1))) p
   if [[ $acct == yes ]]; then
-    pkgs+=(slurmdbd mariadb-server-core mariadb-client-core)
+    pkgs+=("${ACCOUNTING_PACKAGES[@]}")
     ports+=($((PORT + 2)) "$DB_PORT")
   fi
   # A taken port would only show as a daemon dying with a bind error deep in its log.
@@ -234,8 +288,8 @@ up() {
     fi
   done
   ensure_packages "${pkgs[@]}"
-  # If start-up fails half way, stop what did start, so the next `up` begins clean.
-  trap 'stop_all >/dev/null 2>&1' EXIT
+  # If start-up fails half way, stop every daemon this `up` started, so nothing is left behind.
+  trap stop_started EXIT
   write_config "$acct"
   t0=$EPOCHREALTIME
   start munged munged -F --key-file="$DIR/etc/munge.key" --socket="$SOCK" --pid-file="$DIR/run/munged.pid" \
@@ -251,7 +305,15 @@ up() {
   info
 }
 
+stop_started() {
+  ((${#STARTED[@]})) || return 0
+  say "start-up failed: stopping the daemons it started (${STARTED[*]})" >&2
+  stop_all "${STARTED[@]}" >&2
+}
+
+# Stop the named daemons (all of them by default), newest first, by their recorded PIDs.
 stop_all() {
+  local names=("${@:-${DAEMONS[@]}}")
   local n pid i t jobs=() gone=()
   # Cancel every job first, so Slurm ends their steps instead of leaving them running without slurmd.
   if live_pid slurmctld >/dev/null && live_pid slurmd >/dev/null; then
@@ -264,6 +326,7 @@ stop_all() {
   fi
   for ((i = ${#DAEMONS[@]} - 1; i >= 0; i--)); do
     n=${DAEMONS[i]}
+    [[ " ${names[*]} " == *" $n "* ]] || continue
     if pid=$(live_pid "$n"); then
       kill -TERM "$pid"
       for ((t = 0; t < 100; t++)); do live_pid "$n" >/dev/null || break; sleep 0.2; done
@@ -301,7 +364,24 @@ status() {
   esac
 }
 
-case ${1:-} in up | down | status) ;; *) usage ;; esac
+install() {
+  (($# == 0)) || usage
+  install_packages "${PACKAGES[@]}" "${ACCOUNTING_PACKAGES[@]}"
+  say "installed: ${PACKAGES[*]} ${ACCOUNTING_PACKAGES[*]}"
+}
+
+# One `up` or `down` at a time: a second one waits here, then sees what the first left (up: "already up").
+take_lock() {
+  mkdir -p "$(dirname "$LOCK")"
+  exec 9>>"$LOCK"
+  if ! flock -n 9; then
+    say "another $0 up or down holds $LOCK; waiting for it"
+    flock -w 900 9 || die "still locked after 900 s: $LOCK"
+  fi
+}
+
+case ${1:-} in up | down | status | install) ;; *) usage ;; esac
 [[ $EUID == 0 ]] || die "needs root (apt-get, and slurmd runs as root): sudo $0 $*"
 cmd=$1; shift
+[[ $cmd == status ]] || take_lock
 "$cmd" "$@"
