@@ -3,10 +3,10 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 ARGS   ?=
-# Test processes side by side: most tests wait on a subprocess's imports, one core each. The Slurm tests share one
-# process (their xdist_group), which starts the local cluster once.
+# Test processes side by side: most tests wait on a subprocess's imports, one core each. Each test file runs in one
+# process (--dist loadfile, pyproject.toml), so tests/test_slurm.py starts the local cluster once.
 TEST_WORKERS ?= auto
-PYTEST := $(PY) -m pytest -q -n $(TEST_WORKERS) --dist loadgroup
+PYTEST := $(PY) -m pytest -q -n $(TEST_WORKERS)
 
 .PHONY: install train test test-fast sweep report bench playground tensorboard mlflow notebook slurm-up slurm-down lint format clean
 

@@ -62,10 +62,18 @@ def read_metrics(folder: Path) -> dict:
     return json.loads((Path(folder) / "metrics.json").read_text())
 
 
+def this_test_process() -> tuple[str, str]:
+    """(this pytest run, this process within it): pytest-xdist's run id and worker name, else this process's."""
+    return os.environ.get("PYTEST_XDIST_TESTRUNUID", f"pid{os.getpid()}"), os.environ.get("PYTEST_XDIST_WORKER", "main")
+
+
 @pytest.fixture(scope="session")
-def slurm_cluster() -> Iterator[dict[str, str]]:
+def slurm_cluster() -> Iterator[dict[str, str | None]]:
     """A running Slurm cluster for the session: the one $SLURM_CONF names, or else scripts/slurm_local.sh's on
-    127.0.0.1, installed (apt-get) and started here if it is not up, and then stopped here at the end."""
+    127.0.0.1, installed (apt-get) and started here if it is not up, and then stopped here at the end.
+
+    A start is recorded in the state folder's `started_by_tests` (run id, worker, pid), and `started_by` says which
+    test process started it this run (None: it was up before), so a test can show no second one ever did."""
     import shutil
 
     def answers() -> bool:
@@ -75,13 +83,14 @@ def slurm_cluster() -> Iterator[dict[str, str]]:
             return False
 
     if os.environ.get("SLURM_CONF") and shutil.which("sinfo") and answers():
-        yield {"SLURM_CONF": os.environ["SLURM_CONF"]}
+        yield {"SLURM_CONF": os.environ["SLURM_CONF"], "started_by": None}
         return
     if os.geteuid() != 0:
         pytest.skip("needs root, to install and start a local Slurm cluster (scripts/slurm_local.sh up), or "
                     "SLURM_CONF naming a running cluster")  # fmt: skip
     script = ["bash", str(REPO / "scripts" / "slurm_local.sh")]
-    conf = str(Path(os.environ.get("SLURM_LOCAL_DIR", "/tmp/d2lab-slurm")) / "etc" / "slurm.conf")
+    state = Path(os.environ.get("SLURM_LOCAL_DIR", "/tmp/d2lab-slurm"))
+    conf = str(state / "etc" / "slurm.conf")
     started = subprocess.run([*script, "status"], capture_output=True, text=True).returncode != 0
     with pytest.MonkeyPatch.context() as env:
         env.setenv("SLURM_CONF", conf)  # for every process a test starts: sbatch, sacct, and the jobs themselves
@@ -89,7 +98,11 @@ def slurm_cluster() -> Iterator[dict[str, str]]:
             if started:
                 up = subprocess.run([*script, "up"], capture_output=True, text=True, timeout=900)
                 assert up.returncode == 0, f"scripts/slurm_local.sh up failed:\n{up.stdout}\n{up.stderr}"
-            yield {"SLURM_CONF": conf}
+                started = "already up" not in up.stdout  # another process's `up` held the script's lock
+            if started:
+                with open(state / "started_by_tests", "a") as record:
+                    record.write(" ".join((*this_test_process(), str(os.getpid()))) + "\n")
+            yield {"SLURM_CONF": conf, "started_by": this_test_process()[1] if started else None}
         finally:
             if started:
                 subprocess.run([*script, "down"], capture_output=True, timeout=300)

@@ -5,12 +5,14 @@ import os
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 
-from tests.conftest import REPO, read_metrics, run_cli
+from tests.conftest import REPO, read_metrics, run_cli, this_test_process
 
-pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("slurm_cluster"), pytest.mark.xdist_group("slurm")]
+# Every test here runs in the one test process that started the cluster (--dist loadfile, pyproject.toml).
+pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("slurm_cluster")]
 
 ON_SLURM = ("-m", "d2lab.train", "-m", "hydra/launcher=slurm_cpu")
 AIRFOIL = ("data=airfoil", "trainer.max_epochs=2", "~logger")
@@ -23,6 +25,27 @@ COMPARED = ("w", "b", "train/loss", "val/loss", "test/loss", "best")
 def callbacks_from_tests_importable(monkeypatch):
     # the jobs load callbacks from tests/; sbatch passes the environment on
     monkeypatch.setenv("PYTHONPATH", os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")])))
+
+
+def cluster_starts_this_run() -> list[list[str]]:
+    """[run id, worker, pid] of each test process of this pytest run that started the local cluster."""
+    record = Path(os.environ["SLURM_CONF"]).parents[1] / "started_by_tests"
+    lines = record.read_text().splitlines() if record.is_file() else []
+    return [line.split() for line in lines if line.split()[0] == this_test_process()[0]]
+
+
+@pytest.fixture(autouse=True)
+def in_the_process_that_started_the_cluster(slurm_cluster):
+    # A second test process here would have found the cluster up and not started it: this fails there.
+    starts = cluster_starts_this_run()
+    assert [worker for _, worker, _ in starts] in ([], [this_test_process()[1]]), f"cluster started by {starts}"
+
+
+def test_the_cluster_was_started_once_by_the_process_running_these_tests(slurm_cluster):
+    if slurm_cluster["started_by"] is None:  # it was up before this run: then no process of this run started it
+        assert cluster_starts_this_run() == []
+    else:
+        assert cluster_starts_this_run() == [[*this_test_process(), str(os.getpid())]]
 
 
 def submitit_logs(sweep) -> str:
