@@ -17,6 +17,10 @@ class DataMissingError(D2LabError, FileNotFoundError):
     """A data set is not where the config says it is."""
 
 
+class DataFileError(D2LabError, ValueError):
+    """A data file is there but cannot be read: truncated, corrupt, or not the table it should be."""
+
+
 class DivergedError(D2LabError, ArithmeticError):
     """The training loss became NaN or infinite."""
 

@@ -7,11 +7,11 @@ Repository, https://doi.org/10.24432/C5VW2C, licensed CC BY 4.0. The copy shippe
 
 from pathlib import Path
 
-import torch
 from torch import Tensor
 
 from d2lab.data.in_memory import InMemoryDataModule
-from d2lab.errors import DataMissingError
+from d2lab.data.table import read_table
+from d2lab.errors import ConfigError, DataFileError, DataMissingError
 
 PACKAGED_FILE = Path(__file__).with_name("airfoil_self_noise.dat")
 
@@ -47,8 +47,23 @@ class Airfoil(InMemoryDataModule):
         self.num_examples = num_examples
 
     def load(self) -> tuple[Tensor, Tensor]:
-        rows = [line.split() for line in self.path.read_text().splitlines() if line.strip()]
-        data = torch.tensor([[float(v) for v in row] for row in rows], dtype=torch.float64)
-        data = (data - data.mean(dim=0)) / data.std(dim=0, correction=0)
-        data = data[: self.num_examples].float()
+        what = f"the airfoil table, rows of {self.num_features + 1} numbers (5 features, then the sound pressure level)"
+        hint = (
+            "Fix the file (tab- or space-separated, like airfoil_self_noise.dat), or set data.path=null to use the "
+            "copy shipped inside d2lab."
+        )
+        data = read_table(self.path, self.num_features + 1, what, hint)
+        if self.num_examples > len(data):
+            raise ConfigError(
+                f"data.num_examples={self.num_examples} is more than the {len(data)} rows of {self.path}: "
+                f"use at most {len(data)} (the book uses 1500)."
+            )
+        std = data.std(dim=0, correction=0)
+        if (std == 0).any():
+            column = int((std == 0).nonzero()[0]) + 1
+            raise DataFileError(
+                f"data.path={str(self.path)!r}: column {column} holds the same value in every row, so it cannot be "
+                "standardized; an airfoil table's columns all vary. Fix the file, or set data.path=null."
+            )
+        data = ((data - data.mean(dim=0)) / std)[: self.num_examples].float()
         return data[:, :-1].contiguous(), data[:, -1:].contiguous()

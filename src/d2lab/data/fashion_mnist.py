@@ -2,20 +2,25 @@
 
 Files are read by torchvision's own `FashionMNIST` class from `<data_dir>/FashionMNIST/raw/`. Local .gz
 archives are unpacked there without any network (also copies whose gzip headers differ from the official
-ones, such as Debian's); only when they are absent does torchvision download them.
+ones, such as Debian's); only when they are absent does torchvision download them. Each unpacked file's IDX
+header is checked against its size first, so a truncated or corrupt file is named, not met deep in a parser.
 """
 
+import gzip
 import logging
+import math
+import shutil
+import struct
+import zlib
 from pathlib import Path
 
 import torch
 from torch import Tensor
 from torch.nn import functional as F
 from torchvision.datasets import FashionMNIST
-from torchvision.datasets.utils import extract_archive
 
 from d2lab.data.in_memory import InMemoryDataModule
-from d2lab.errors import ConfigError, DataMissingError, check_whole_number
+from d2lab.errors import ConfigError, DataFileError, DataMissingError, check_whole_number
 
 log = logging.getLogger("d2lab")
 FILES = (
@@ -45,29 +50,89 @@ def missing_message(data_dir: str | Path, reason: str) -> str:
     )
 
 
+def corrupt_message(path: Path, problem: str) -> str:
+    unpacked_from = f" (and {path.name}.gz beside it, if it came from there)" if path.suffix != ".gz" else ""
+    return (
+        f"The Fashion-MNIST file {path} is truncated or corrupt: {problem}. Delete it{unpacked_from} and download "
+        "it again (data.download=true, with internet) or copy it again from where you got it, such as "
+        "../shared/data/FashionMNIST/raw/ or /usr/share/datasets/fashion-mnist/."
+    )
+
+
+def unpack(archive: Path) -> None:
+    """Unpack name.gz beside itself, all or nothing. Not torchvision's extract_archive, which writes the target in
+    place: a truncated archive would leave a half file there, read as data by the next run."""
+    target = archive.with_suffix("")
+    partial = target.with_name(f"{target.name}.partial")
+    try:
+        with gzip.open(archive) as source, partial.open("wb") as out:
+            shutil.copyfileobj(source, out, 1 << 20)
+    except (EOFError, gzip.BadGzipFile, zlib.error) as exc:
+        partial.unlink(missing_ok=True)
+        said = str(exc).rstrip(".") or type(exc).__name__
+        raise DataFileError(corrupt_message(archive, f"gzip says {said}")) from exc
+    except PermissionError as exc:
+        raise DataMissingError(
+            f"Cannot unpack {archive} beside itself ({exc.strerror}): copy or symlink the four .gz files into a "
+            f"folder you can write, and set paths.data_dir (or data.data_dir) to the folder holding FashionMNIST/raw/."
+        ) from exc
+    partial.replace(target)
+
+
+def idx_length(path: Path, dims: int) -> int:
+    """How many images or labels an unpacked IDX file holds, once its header agrees with its size: two zero
+    bytes, type 0x08 (uint8), the number of dims, each dim as a big-endian int32, then the values."""
+    with path.open("rb") as file:
+        header = file.read(4 + 4 * dims)
+    if len(header) < 4 + 4 * dims or header[:4] != bytes((0, 0, 0x08, dims)):
+        raise DataFileError(corrupt_message(path, f"its header is not that of a uint8 IDX file of {dims} dimension(s)"))
+    shape = struct.unpack(f">{dims}I", header[4:])
+    expected, size = len(header) + math.prod(shape), path.stat().st_size
+    if size != expected:
+        shown = " x ".join(map(str, shape))
+        raise DataFileError(corrupt_message(path, f"it has {size} bytes, where its header ({shown}) says {expected}"))
+    if dims == 3 and shape[1:] != (28, 28):
+        raise DataFileError(corrupt_message(path, f"its images are {shape[1]} x {shape[2]} pixels, not 28 x 28"))
+    return shape[0]
+
+
+def check_files(raw: Path) -> None:
+    """Each split's images and labels: whole IDX files, as many labels as images."""
+    for images, labels in (FILES[:2], FILES[2:]):
+        n_images, n_labels = idx_length(raw / images, 3), idx_length(raw / labels, 1)
+        if n_images != n_labels:
+            problem = f"it holds {n_labels} labels, but {images} holds {n_images} images"
+            raise DataFileError(corrupt_message(raw / labels, problem))
+
+
 def ensure_files(data_dir: str | Path, download: bool) -> None:
-    """Unpack local archives; download only what is still missing (and only if allowed)."""
+    """Unpack local archives; download only what is still missing (and only if allowed); check all four."""
     raw = raw_folder(data_dir)
     missing = [name for name in FILES if not (raw / name).is_file()]
     for name in list(missing):
         if (raw / f"{name}.gz").is_file():
-            extract_archive(str(raw / f"{name}.gz"), str(raw))
+            unpack(raw / f"{name}.gz")
             missing.remove(name)
-    if not missing:
-        return
-    if not download:
+    if missing and not download:
         raise DataMissingError(missing_message(data_dir, f"data.download=false (missing: {', '.join(missing)})"))
-    try:
-        FashionMNIST(str(Path(data_dir).expanduser()), download=True)
-    except Exception as exc:  # offline: URLError wrapped in RuntimeError; read-only folder: OSError
-        first_line = str(exc).strip().splitlines()[-1] if str(exc).strip() else type(exc).__name__
-        raise DataMissingError(missing_message(data_dir, f"could not be downloaded ({first_line})")) from exc
+    if missing:
+        try:
+            FashionMNIST(str(Path(data_dir).expanduser()), download=True)
+        except Exception as exc:  # offline: URLError wrapped in RuntimeError; read-only folder: OSError
+            first_line = str(exc).strip().splitlines()[-1] if str(exc).strip() else type(exc).__name__
+            raise DataMissingError(missing_message(data_dir, f"could not be downloaded ({first_line})")) from exc
+    check_files(raw)
 
 
 def load_split(data_dir: str | Path, train: bool) -> tuple[Tensor, Tensor]:
     """(N, 1, 28, 28) uint8 images and int64 labels, parsed by torchvision's class."""
     dataset = FashionMNIST(str(Path(data_dir).expanduser()), train=train, download=False)
-    return dataset.data.unsqueeze(1).contiguous(), dataset.targets.long()
+    labels = dataset.targets.long()
+    if len(labels) and not 0 <= int(labels.min()) <= int(labels.max()) < 10:
+        path = raw_folder(data_dir) / FILES[1 if train else 3]
+        problem = f"it holds labels from {int(labels.min())} to {int(labels.max())}, where Fashion-MNIST has 0 to 9"
+        raise DataFileError(corrupt_message(path, problem))
+    return dataset.data.unsqueeze(1).contiguous(), labels
 
 
 class FashionMNISTData(InMemoryDataModule):

@@ -61,6 +61,11 @@ class InMemoryDataModule(L.LightningDataModule):
             return
         features, targets = self.load()
         n_val = round(len(features) * self.val_fraction)
+        if n_val >= len(features):
+            raise ConfigError(
+                f"data.val_fraction={self.val_fraction!r} of the {len(features)} examples leaves none to train on: "
+                "lower data.val_fraction (0 validates on the training data, as the book does) or use more examples."
+            )
         if n_val == 0:
             self.train_set = self.val_set = (features, targets)
         else:

@@ -4,8 +4,11 @@ import torch
 from torch import Tensor
 
 
-def least_squares(features: Tensor, targets: Tensor) -> tuple[Tensor, Tensor]:
-    """The (w, b) that minimise the squared error of Xw + b against y, computed in float64."""
+def least_squares(features: Tensor, targets: Tensor) -> tuple[Tensor, Tensor] | None:
+    """The (w, b) that minimise the squared error of Xw + b against y, computed in float64; None where they are
+    not unique (fewer rows than unknowns, or a column that repeats another)."""
     a = torch.cat([features.double(), torch.ones(len(features), 1, dtype=torch.float64)], dim=1)
+    if len(a) < a.shape[1] or torch.linalg.matrix_rank(a) < a.shape[1]:
+        return None
     theta = torch.linalg.solve(a.T @ a, a.T @ targets.double().reshape(len(features), -1))
     return theta[:-1, 0].float(), theta[-1:, 0].float()

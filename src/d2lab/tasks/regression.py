@@ -11,6 +11,11 @@ from d2lab.tasks.base import Task
 log = logging.getLogger("d2lab")
 
 
+def is_xy(split: object) -> bool:
+    """A split held as (features, targets) tensors of rows, as d2lab's in-memory data modules hold it."""
+    return isinstance(split, tuple) and len(split) == 2 and all(isinstance(t, Tensor) and t.dim() == 2 for t in split)
+
+
 def _fmt(values: list[float]) -> str:
     return "[" + ", ".join(f"{v:.4f}" for v in values) + "]"
 
@@ -130,9 +135,19 @@ class RegressionTask(Task):
                 f"true         w={_fmt(true_w.tolist())}  b={datamodule.true_b:.4f}"
                 f"  (max |error| w: {report['w_error']:.2e}, b: {report['b_error']:.2e})"
             )
-        train_x, train_y = datamodule.train_set
-        if train_y.shape[1] == 1 and w.numel() == train_x.shape[1]:
-            cw, cb = least_squares(train_x, train_y)
+        # a user's own data module may hold no tensors (DataLoaders only): then there is nothing to solve
+        train = getattr(datamodule, "train_set", None)
+        solved = None
+        if is_xy(train) and train[1].shape[1] == 1 and w.numel() == train[0].shape[1]:
+            train_x, train_y = train
+            solved = least_squares(train_x, train_y)
+            if solved is None:
+                report["closed_form_skipped"] = (
+                    f"{len(train_x)} training rows do not determine {w.numel()} weights and a bias uniquely"
+                )
+                lines.append(f"closed form  skipped: {report['closed_form_skipped']}")
+        if solved is not None:
+            cw, cb = solved
             val_x, val_y = datamodule.val_set
             report["closed_form"] = {
                 "w": cw.tolist(),
