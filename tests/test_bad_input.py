@@ -179,6 +179,7 @@ def test_the_command_line_prints_one_paragraph(tmp_path, overrides, expected):
     out = result.stdout + result.stderr
     assert result.returncode == 1, out[-3000:]
     assert "Traceback" not in out, out[-3000:]
+    assert "├──" not in out  # a refused config prints no config tree
     paragraph = out[out.index("d2lab: failed: ") :].strip()
     assert len(paragraph.splitlines()) <= 6 and len(paragraph) < 600, paragraph
     for part in expected:

@@ -53,13 +53,15 @@ def build_run(
     loggers: bool = True,
     callbacks: bool = True,
     job_started: float | None = None,
+    extra_callbacks: list | tuple = (),
     **trainer_options,
 ) -> Run:
     """Seed, then instantiate data, model, optimizer, schedule, task and Trainer from `cfg`.
 
     `loggers`/`callbacks` False builds the Trainer without the configured ones (evaluation). The run's history
     and a progress bar that counts optimizer steps are always added, and inside an Optuna search, its pruning.
-    `job_started` (a perf_counter reading) starts the history's first-step clock at a multirun job's start."""
+    `job_started` (a perf_counter reading) starts the history's first-step clock at a multirun job's start;
+    `extra_callbacks` are the caller's own (train's config tree)."""
     import lightning as L
     from hydra.utils import instantiate
 
@@ -89,7 +91,7 @@ def build_run(
     with explained("callbacks", cfg.get("callbacks")):
         callback_list = instantiate_all(cfg.get("callbacks")) if callbacks else []
     history = RunHistory(job_started)
-    callback_list.append(history)
+    callback_list += [*extra_callbacks, history]
     if str(cfg.trainer.get("strategy", "")).startswith(("ddp_spawn", "ddp_fork", "ddp_notebook")):
         callback_list.append(LeaveProcessGroupTogether())  # its workers live for one stage each
     if callbacks and live_plot_wanted(cfg.get("live_plot")):  # after the history, whose records it draws

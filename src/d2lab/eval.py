@@ -13,6 +13,7 @@ import d2lab.resolvers  # noqa: F401  (registers ${len:...})
 from d2lab.build import build_run
 from d2lab.checkpoints import check_fits, read_checkpoint, resolve_ckpt_path
 from d2lab.errors import check_choice
+from d2lab.library_errors import refused_by_lightning
 from d2lab.paths import config_dir
 from d2lab.run_imports import import_for_run
 from d2lab.run_record import guarded_run, quiet_lightning
@@ -60,7 +61,8 @@ def evaluate(cfg: DictConfig, record: dict) -> dict:
     checkpoint = read_checkpoint(ckpt_path)
     check_fits(task, checkpoint["state_dict"], built, ckpt_path)
     task.load_state_dict(checkpoint["state_dict"])
-    trainer.test(task, datamodule=datamodule, verbose=False)
+    with refused_by_lightning(built.trainer):
+        trainer.test(task, datamodule=datamodule, verbose=False)
     summary: dict = {"ckpt_path": ckpt_path, "monitor": task.monitor, **task.test_results}
     if cfg.predict:
         outputs = trainer.predict(task, datamodule=datamodule)

@@ -2,7 +2,8 @@
 
 Around one group's instantiation, `explained` turns a validation error of Hydra, OmegaConf, Lightning or torch
 into a ConfigError naming the key (the one the library's message names), the library's own words and where to see
-the group's values. Anything else, d2lab's own bugs included, passes through with its traceback.
+the group's values. Around fit and test, `refused_by_lightning` does the same for the flags Lightning can only
+judge once it sees the data. Anything else, d2lab's own bugs included, passes through with its traceback.
 """
 
 import importlib.util
@@ -99,17 +100,36 @@ def explained(group: str, node: DictConfig | None = None) -> Iterator[None]:
         cause = innermost(exc)
         if not is_validation_error(cause):
             raise
-        message = first_line(cause)
-        full_key = getattr(cause, "full_key", None)
-        found = key_in_message(node, message)
-        if isinstance(cause, OmegaConfBaseException) and full_key:
-            head = f"{full_key} is invalid"
-        elif found:
-            head = f"{group}.{found[0]}={shown(found[1])} is invalid"
-        else:
-            head = f"The {group} config is invalid"
-        choice = f"{group}={choice_name(group, node)} " if isinstance(node, DictConfig) else ""
-        raise ConfigError(
-            f"{head}: {message}. See the {group} values with `python -m d2lab.train {choice}--cfg job "
-            f"--package {group}`."
-        ) from exc  # chained: HYDRA_FULL_ERROR=1 can show the library's whole traceback
+        raise explanation(group, node, cause) from exc  # chained: HYDRA_FULL_ERROR=1 can show the library's own
+
+
+@contextmanager
+def refused_by_lightning(trainer_cfg: DictConfig) -> Iterator[None]:
+    """Around fit and test: Lightning refuses some flags only once it sees the data (limit_val_batches=0.5 where
+    validation has one batch). Its MisconfigurationException that names a key of `trainer_cfg` becomes the same
+    paragraph; one that names none (a model without training_step, say) keeps its traceback."""
+    from lightning.fabric.utilities.exceptions import MisconfigurationException
+
+    try:
+        yield
+    except MisconfigurationException as exc:
+        if key_in_message(trainer_cfg, first_line(exc)) is None:
+            raise
+        raise explanation("trainer", trainer_cfg, exc) from exc
+
+
+def explanation(group: str, node: DictConfig | None, cause: BaseException) -> ConfigError:
+    """The paragraph for a library's refusal: the key it is about, the library's words, where to see the values."""
+    message = first_line(cause)
+    full_key = getattr(cause, "full_key", None)
+    found = key_in_message(node, message)
+    if isinstance(cause, OmegaConfBaseException) and full_key:
+        head = f"{full_key} is invalid"
+    elif found:
+        head = f"{group}.{found[0]}={shown(found[1])} is invalid"
+    else:
+        head = f"The {group} config is invalid"
+    choice = f"{group}={choice_name(group, node)} " if isinstance(node, DictConfig) else ""
+    return ConfigError(
+        f"{head}: {message}. See the {group} values with `python -m d2lab.train {choice}--cfg job --package {group}`."
+    )

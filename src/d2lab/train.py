@@ -16,8 +16,8 @@ from omegaconf import DictConfig, OmegaConf
 import d2lab.resolvers  # noqa: F401  (registers ${len:...})
 from d2lab.build import build_run
 from d2lab.checkpoints import TEST_CHECKPOINTS, check_resumable, checkpoint_to_test, resolve_ckpt_path
-from d2lab.config_tree import print_config
 from d2lab.errors import check_choice
+from d2lab.library_errors import refused_by_lightning
 from d2lab.paths import config_dir
 from d2lab.provenance import device_name, provenance
 from d2lab.run_imports import import_for_run
@@ -84,13 +84,19 @@ def train(cfg: DictConfig, record: dict) -> dict:
     import_for_run(cfg)
     import torch
 
+    from d2lab.callbacks.print_config import PrintConfig
+
     job_started = time.perf_counter()
     check_choice("test_ckpt", cfg.get("test_ckpt", "best"), TEST_CHECKPOINTS)  # before fit, so no run is lost
-    if cfg.get("print_config", True) is True and not is_multirun():  # any other value: check_config explains
-        print_config(cfg, cfg.paths.output_dir)
     quiet_lightning()
     quiet = {"enable_progress_bar": False} if is_multirun() else {}  # one bar per job is noise in a sweep
-    run = build_run(cfg, job_started=job_started if is_multirun() else None, **quiet)
+    shown = not is_multirun() and cfg.get("print_config", True) is True  # any other value: check_config explains
+    run = build_run(
+        cfg,
+        job_started=job_started if is_multirun() else None,
+        extra_callbacks=[PrintConfig(cfg, cfg.paths.output_dir)] if shown else [],
+        **quiet,
+    )
     datamodule, task, trainer, history = run.datamodule, run.task, run.trainer, run.history.records
     record.update(monitor=task.monitor, mode=task.mode, history=history)
     record.setdefault("provenance", provenance())["device"] = device_name(trainer.strategy.root_device)
@@ -106,12 +112,14 @@ def train(cfg: DictConfig, record: dict) -> dict:
         check_resumable(ckpt_path, task, cfg)  # a bad or crafted file is refused here, not mid-fit
     record["checkpoints"] = str(Path(cfg.paths.output_dir) / "checkpoints")
     if cfg.get("train", True):
-        trainer.fit(task, datamodule=datamodule, ckpt_path=ckpt_path)
+        with refused_by_lightning(cfg.trainer):
+            trainer.fit(task, datamodule=datamodule, ckpt_path=ckpt_path)
     stopped = early_stop(trainer)  # before the test, which restores the callbacks' state from its checkpoint
     if cfg.get("test", True):
         tested = checkpoint_to_test(cfg.get("test_ckpt", "best"), trainer)
         record["test_ckpt"] = tested or "last"
-        trainer.test(task, datamodule=datamodule, ckpt_path=tested, verbose=False)
+        with refused_by_lightning(cfg.trainer):
+            trainer.test(task, datamodule=datamodule, ckpt_path=tested, verbose=False)
 
     record.pop("history")  # re-added last, so metrics.json reads summary first
     # callback_metrics also come back from ddp_spawn workers, where the history stays behind
