@@ -8,11 +8,13 @@ from d2lab.process_clock import seconds_since_process_start
 
 
 class RunHistory(L.Callback):
-    """Each record has `epoch`, `step` (optimizer steps so far), `examples` (training examples so far), `time_s`
-    (seconds of fit, continued across a resume), `lr`, and the epoch means published at that validation: `val/*`,
-    and `train/*` over the epoch's minibatches so far. The record of an epoch's last validation also gets
-    `epoch_s`, the epoch's training seconds with validation left out. An epoch without a validation gets a
-    record of its own, with its `train/*` metrics.
+    """Each record has `epoch`, `epochs` (epochs trained so far, a fraction inside an epoch, where the epoch's
+    size is known), `step` (optimizer steps so far), `examples` (training examples so far), `time_s` (seconds of
+    fit, continued across a resume), `train_time_s` (the same without evaluation: what the book's timer counts),
+    `lr`, and the epoch means published at that validation: `val/*`, and `train/*` over the epoch's minibatches so
+    far. The record of an epoch's last validation also gets `epoch_s`, the epoch's training seconds with
+    validation left out. An epoch without a validation gets a record of its own, with its `train/*` metrics.
+    Curve points between validations (CurveCadence) come in through `add_point`.
 
     `first_step_s` is the start-up a user feels: from process start to the first training step, or, for a job
     of a multirun (`job_started`, a perf_counter reading), from the job's start, so later jobs do not count the
@@ -25,6 +27,11 @@ class RunHistory(L.Callback):
         self.time_offset = 0.0  # seconds of fit before a resume
         self.restored: dict | None = None  # a checkpoint's state, applied when fit starts
         self.fit_start = self.epoch_start = self.val_start = self.val_seconds = 0.0
+        # The book's timer: training only, from the first training batch on, less validations and curve points.
+        self.train_offset = 0.0  # training seconds before a resume
+        self.train_started: float | None = None  # perf_counter at this fit's first training batch
+        self.eval_seconds = 0.0  # evaluation since then
+        self.examples_per_epoch: int | None = None
         self.unrecorded_epoch: dict | None = None  # an epoch without validation, waiting for its train metrics
 
     # --- clocks ------------------------------------------------------------------------------------
@@ -32,13 +39,24 @@ class RunHistory(L.Callback):
         if self.restored is not None:  # fit resumed from a checkpoint: go on from its history and its clock
             self.records[:] = self.restored["records"]  # the same list: a failed run's record points at it
             self.time_offset = self.restored["time_s"]
+            self.train_offset = self.restored["train_s"]
             self.restored = None
+        train = getattr(trainer.datamodule, "train_set", None)  # in-memory data: its size; else learnt below
+        self.examples_per_epoch = len(train[0]) if isinstance(train, tuple) and train else None
         self.fit_start = time.perf_counter()
+        self.train_started, self.eval_seconds = None, 0.0
 
     def seconds(self) -> float:
         return self.time_offset + time.perf_counter() - self.fit_start
 
+    def train_seconds(self) -> float:
+        if self.train_started is None:
+            return self.train_offset
+        return self.train_offset + time.perf_counter() - self.train_started - self.eval_seconds
+
     def on_train_batch_start(self, trainer: L.Trainer, pl_module: L.LightningModule, batch, batch_idx: int) -> None:
+        if self.train_started is None:
+            self.train_started = time.perf_counter()
         if self.first_step_s is None and self.job_started is not None:
             self.first_step_s = time.perf_counter() - self.job_started
         elif self.first_step_s is None:
@@ -56,12 +74,29 @@ class RunHistory(L.Callback):
     def on_validation_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         if trainer.sanity_checking or trainer.state.fn != "fit":
             return
-        self.val_seconds += time.perf_counter() - self.val_start
-        self.records.append({**self.snapshot(trainer, pl_module), **self.metrics(trainer, ("train/", "val/"))})
+        seconds = time.perf_counter() - self.val_start
+        self.val_seconds += seconds
+        self.count_evaluation(seconds)
+        self.add_point({**self.snapshot(trainer, pl_module), **self.metrics(trainer, ("train/", "val/"))})
+
+    def count_evaluation(self, seconds: float) -> None:
+        """Seconds spent evaluating, which the training clock leaves out."""
+        if self.train_started is not None:
+            self.eval_seconds += seconds
+
+    def add_point(self, record: dict) -> None:
+        """A record; one at the same optimizer step as the last (a curve point where a validation follows) is
+        merged into it rather than drawn twice."""
+        if self.records and self.records[-1].get("step") == record.get("step") != 0:
+            self.records[-1].update(record)
+        else:
+            self.records.append(record)
 
     def on_train_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         # Lightning calls this before the task's own epoch end, which publishes the epoch's train metrics.
         epoch_s = time.perf_counter() - self.epoch_start - self.val_seconds
+        if self.examples_per_epoch is None and trainer.current_epoch == 0:
+            self.examples_per_epoch = getattr(pl_module, "examples_seen", None)
         last = self.records[-1] if self.records else None
         if last is not None and last["epoch"] == trainer.current_epoch and last["step"] == trainer.global_step:
             last["epoch_s"] = epoch_s  # the epoch ended with a validation, which saw all of its minibatches
@@ -80,11 +115,14 @@ class RunHistory(L.Callback):
 
     def snapshot(self, trainer: L.Trainer, pl_module: L.LightningModule) -> dict:
         """Where the run stands now: epoch, optimizer steps, examples, seconds and lr."""
+        examples, seconds = getattr(pl_module, "examples_seen", None), self.seconds()
         return {
             "epoch": trainer.current_epoch,
+            "epochs": examples / self.examples_per_epoch if examples is not None and self.examples_per_epoch else None,
             "step": trainer.global_step,
-            "examples": getattr(pl_module, "examples_seen", None),
-            "time_s": self.seconds(),
+            "examples": examples,
+            "time_s": seconds,
+            "train_time_s": self.train_seconds(),
             "lr": float(trainer.optimizers[0].param_groups[0]["lr"]) if trainer.optimizers else None,
         }
 
@@ -98,7 +136,7 @@ class RunHistory(L.Callback):
 
     # --- checkpoints -------------------------------------------------------------------------------
     def state_dict(self) -> dict:
-        return {"records": self.records, "time_s": self.seconds()}
+        return {"records": self.records, "time_s": self.seconds(), "train_s": self.train_seconds()}
 
     def on_save_checkpoint(self, trainer: L.Trainer, pl_module: L.LightningModule, checkpoint: dict) -> None:
         # ModelCheckpoint saves at the end of an epoch without validation after the task published that epoch's
@@ -107,4 +145,8 @@ class RunHistory(L.Callback):
 
     def load_state_dict(self, state_dict: dict) -> None:
         # Applied when fit starts: testing best.ckpt after fit must not rewind this run's history to that epoch.
-        self.restored = {"records": list(state_dict["records"]), "time_s": state_dict["time_s"]}
+        self.restored = {
+            "records": list(state_dict["records"]),
+            "time_s": state_dict["time_s"],
+            "train_s": state_dict.get("train_s", 0.0),  # checkpoints written before d2lab kept it
+        }

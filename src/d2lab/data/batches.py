@@ -21,6 +21,9 @@ class TensorBatches:
       Without `position`, each iteration is the next epoch from its start.
     - `rank`/`world_size` give each process its equal share of every batch (DDP): together the
       processes see the same global batches as one process would.
+    - `group_ends_every_n_examples=N` also ends a group wherever the examples of the epoch so far reach a
+      multiple of N, so that a curve point due there (callbacks/curve_cadence.py) sees the parameters of exactly
+      that step. The cut points repeat every epoch, so every epoch has the same number of groups.
     """
 
     def __init__(
@@ -34,6 +37,7 @@ class TensorBatches:
         rank: int = 0,
         world_size: int = 1,
         position: Callable[[], tuple[int, int]] | None = None,
+        group_ends_every_n_examples: int | None = None,
     ) -> None:
         if not tensors or any(len(t) != len(tensors[0]) for t in tensors):
             raise ValueError("TensorBatches needs tensors of equal length")
@@ -45,6 +49,7 @@ class TensorBatches:
         self.steps_per_call = steps_per_call
         self.rank, self.world_size = rank, world_size
         self.position = position
+        self.group_ends_every_n_examples = group_ends_every_n_examples
         self.epoch = -1  # the epoch being iterated
 
     @property
@@ -53,13 +58,33 @@ class TensorBatches:
         return n // self.batch_size if self.drop_last else -(-n // self.batch_size)
 
     def __len__(self) -> int:
-        return -(-self.num_batches // self.steps_per_call)
+        if self.steps_per_call == 1:
+            return self.num_batches
+        if not self.group_ends_every_n_examples:
+            return -(-self.num_batches // self.steps_per_call)
+        return sum(1 for _ in self.group_sizes(0))
+
+    def group_sizes(self, first: int) -> Iterator[int]:
+        """How many minibatches each group holds, from the epoch's minibatch `first` on: steps_per_call, less
+        where a group ends early at a multiple of group_ends_every_n_examples."""
+        every, rows, size = self.group_ends_every_n_examples, len(self.tensors[0]), 0
+        for i in range(first, self.num_batches):
+            size += 1
+            seen = min((i + 1) * self.batch_size, rows)  # examples of the epoch after minibatch i
+            if size == self.steps_per_call or (every and seen // every > i * self.batch_size // every):
+                yield size
+                size = 0
+        if size:
+            yield size
 
     def __iter__(self) -> Iterator[tuple[Tensor, ...] | list[tuple[Tensor, ...]]]:
         # A generator: the start is read at the first next(), after every earlier batch was consumed.
         self.epoch, skip = self.position() if self.position else (self.epoch + 1, 0)
         batches = islice(self.batches(self.epoch), skip, None)
-        if self.steps_per_call > 1:  # lists of K consecutive batches
+        if self.steps_per_call > 1 and self.group_ends_every_n_examples:  # lists, cut where a point falls due
+            for size in self.group_sizes(skip):
+                yield list(islice(batches, size))
+        elif self.steps_per_call > 1:  # lists of K consecutive batches
             yield from iter(lambda: list(islice(batches, self.steps_per_call)), [])
         else:
             yield from batches

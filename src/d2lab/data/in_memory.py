@@ -44,6 +44,7 @@ class InMemoryDataModule(L.LightningDataModule):
         self.val_set: tuple[Tensor, Tensor] | None = None
         self.test_set: tuple[Tensor, Tensor] | None = None
         self.consumed = (0, 0)  # (epoch, minibatches of it handed to training steps so far)
+        self.group_ends_every_n_examples: int | None = None  # set by CurveCadence, where a curve point falls due
 
     def load(self) -> tuple[Tensor, Tensor]:
         raise NotImplementedError
@@ -95,6 +96,7 @@ class InMemoryDataModule(L.LightningDataModule):
             rank=rank,
             world_size=world_size,
             position=self.position if self.trainer else None,
+            group_ends_every_n_examples=self.group_ends_every_n_examples,
         )
 
     # --- exact resume: count the minibatches each epoch trained on, and checkpoint that count ---------------

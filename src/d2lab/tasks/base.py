@@ -1,7 +1,7 @@
 """What every d2lab task shares: optimizer and schedule from config, the loss and metrics of each stage, best value."""
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from functools import partial
 
 import lightning as L
@@ -69,6 +69,7 @@ class Task(L.LightningModule):
                 f"task.monitor={monitor!r} is not a metric this task publishes. Valid choices: {', '.join(names)}."
             )
         self.best: float | None = None
+        self.evaluation_metrics: MetricCollection | None = None  # evaluate()'s own, made on first use
         self.examples_seen = 0
         self.test_results: dict[str, float] = {}
 
@@ -140,6 +141,30 @@ class Task(L.LightningModule):
         if reset:
             loss_meter.reset()
             metrics.reset()
+        return values
+
+    @torch.no_grad()
+    def evaluate(self, batches: Iterable[tuple[Tensor, Tensor]], stage: str = "val") -> dict[str, float]:
+        """The loss and metrics over `batches` (already on the device), in eval mode, leaving the epoch's running
+        metrics alone: the book's `evaluate_loss`, for a curve point between Lightning's validations."""
+        if self.evaluation_metrics is None:
+            self.evaluation_metrics = self.make_metrics().to(self.device)
+        was_training = self.net.training
+        self.net.eval()
+        total, count = torch.zeros((), device=self.device, dtype=torch.float64), 0
+        try:
+            for x, y in batches:
+                y_hat = self.net(x)
+                total += self.loss(y_hat, y).double() * len(y)
+                count += len(y)
+                if self.evaluation_metrics:
+                    self.evaluation_metrics.update(y_hat, y)
+        finally:
+            self.net.train(was_training)
+        values = {f"{stage}/loss": float(total / max(count, 1))}
+        if self.evaluation_metrics:
+            values.update({f"{stage}/{k}": float(v) for k, v in self.evaluation_metrics.compute().items()})
+            self.evaluation_metrics.reset()
         return values
 
     def on_validation_model_zero_grad(self) -> None:

@@ -48,6 +48,11 @@ class RegressionTask(Task):
         values[f"{stage}/mse"] = 2 * values[f"{stage}/loss"]
         return values
 
+    def evaluate(self, batches, stage: str = "val") -> dict[str, float]:
+        values = super().evaluate(batches, stage)
+        values[f"{stage}/mse"] = 2 * values[f"{stage}/loss"]
+        return values
+
     def metric_names(self) -> list[str]:
         return [f"{stage}/{name}" for stage in ("val", "train") for name in ("loss", "mse")]
 

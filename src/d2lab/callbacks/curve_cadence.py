@@ -1,0 +1,85 @@
+"""More points on a run's curve than Lightning's validations give, at the book's cadence: the loss every N
+training examples, and once before training, as the book's `train_ch11` draws its chapter-12 comparisons.
+
+Each point evaluates the task on the validation data (`Task.evaluate`, in eval mode, without touching the epoch's
+metrics) and goes into the run's history with its step, examples, fractional epoch and clocks; its time counts as
+evaluation, not training. The points are counted from each epoch's start, so an epoch of 1500 examples at N=200
+gets 7, then Lightning's validation at its end. On the grouped fast path, groups end where a point falls due, so
+each point sees the parameters of exactly that optimizer step.
+"""
+
+import time
+
+import lightning as L
+
+from d2lab.callbacks.history import RunHistory
+from d2lab.errors import check_whole_number
+
+
+class CurveCadence(L.Callback):
+    """`val_every_n_examples=None` adds nothing: the curve has Lightning's validations only."""
+
+    def __init__(self, val_every_n_examples: int | None = None) -> None:
+        if val_every_n_examples is not None:
+            check_whole_number(
+                "callbacks.curve.val_every_n_examples", val_every_n_examples, 1, " (training examples), or null"
+            )
+        self.every = val_every_n_examples
+        self.history: RunHistory | None = None
+        self.epoch = 0
+        self.epoch_start_examples = 0  # examples_seen when the current epoch began
+        self.points_in_epoch = 0
+        self.restored: dict | None = None
+
+    def setup(self, trainer: L.Trainer, pl_module: L.LightningModule, stage: str) -> None:
+        if not self.every or stage != "fit":
+            return
+        self.history = next((c for c in trainer.callbacks if isinstance(c, RunHistory)), None)
+        if hasattr(trainer.datamodule, "group_ends_every_n_examples"):
+            trainer.datamodule.group_ends_every_n_examples = self.every
+
+    def on_train_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        if self.history is not None and pl_module.examples_seen == 0 and not self.history.records:
+            self.add_point(trainer, pl_module)  # the curve starts where training does
+        # A run resumed inside an epoch does not start that epoch again: Lightning skips on_train_epoch_start.
+        self.on_train_epoch_start(trainer, pl_module)
+
+    def on_train_epoch_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        if self.restored is not None and self.restored["epoch"] == trainer.current_epoch:  # resumed inside it
+            self.epoch_start_examples = self.restored["epoch_start_examples"]
+        elif trainer.current_epoch != self.epoch or pl_module.examples_seen == 0:  # not the epoch on_train_start began
+            self.epoch_start_examples = pl_module.examples_seen
+        self.restored = None
+        self.epoch = trainer.current_epoch
+        self.points_in_epoch = (pl_module.examples_seen - self.epoch_start_examples) // self.every if self.every else 0
+
+    def on_train_batch_end(self, trainer: L.Trainer, pl_module: L.LightningModule, outputs, batch, batch_idx: int):
+        if self.history is None:
+            return
+        due = (pl_module.examples_seen - self.epoch_start_examples) // self.every
+        if due > self.points_in_epoch:
+            self.points_in_epoch = due
+            self.add_point(trainer, pl_module)
+
+    def add_point(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        record = self.history.snapshot(trainer, pl_module)  # its clocks stand where the point fell due
+        started = time.perf_counter()
+        record.update(pl_module.evaluate(self.device_batches(trainer, pl_module)))
+        self.history.count_evaluation(time.perf_counter() - started)
+        self.history.add_point(record)
+
+    @staticmethod
+    def device_batches(trainer: L.Trainer, pl_module: L.LightningModule):
+        """The validation batches as a validation step receives them: on the device, after the data module's
+        own batch hooks (Fashion-MNIST scales and resizes there)."""
+        data = trainer.datamodule
+        for batch in data.val_dataloader():
+            batch = data.transfer_batch_to_device(batch, pl_module.device, 0)
+            yield data.on_after_batch_transfer(batch, 0)
+
+    # A checkpoint taken inside an epoch resumes counting that epoch's points from its start.
+    def state_dict(self) -> dict:
+        return {"epoch": self.epoch, "epoch_start_examples": self.epoch_start_examples}
+
+    def load_state_dict(self, state_dict: dict) -> None:
+        self.restored = dict(state_dict)
