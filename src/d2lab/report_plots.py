@@ -34,13 +34,17 @@ def labels(jobs: list[Job], keys: list[str]) -> list[str]:
 def curve_points(history: list[dict], metric: str) -> list[tuple[float, float, float]]:
     """(epochs done, seconds, value) per history record that has the metric (the train loss where none has it).
 
-    A record of a validation inside an epoch (trainer.val_check_interval) sits at its fraction of the epoch,
-    found from the optimizer steps at the epochs' ends."""
+    The seconds are training time with evaluation left out (`train_time_s`, what the book's timer counts) where
+    the history has it, else the fit's wall time. The epochs are the record's own fraction (`epochs`); in a history
+    written before d2lab kept it, a validation inside an epoch (trainer.val_check_interval) sits at its fraction of
+    the epoch, found from the optimizer steps at the epochs' ends."""
     if not any(metric in h for h in history):
         metric = "train/loss"
     ends = {h["epoch"]: h["step"] for h in history if "epoch_s" in h and "step" in h and "epoch" in h}
 
     def epochs_done(i: int, h: dict) -> float:
+        if h.get("epochs") is not None:
+            return h["epochs"]
         if "epoch" not in h:
             return h.get("step", i)
         epoch, start = h["epoch"], ends.get(h["epoch"] - 1, 0)
@@ -52,7 +56,7 @@ def curve_points(history: list[dict], metric: str) -> list[tuple[float, float, f
     for i, h in enumerate(history):
         y = h.get(metric)
         if isinstance(y, int | float) and math.isfinite(y):
-            points.append((epochs_done(i, h), h.get("time_s", math.nan), y))
+            points.append((epochs_done(i, h), h.get("train_time_s", h.get("time_s", math.nan)), y))
     return points
 
 
@@ -162,12 +166,18 @@ def curves_figure(series: list[Series], metric: str, title: str | None = None) -
         style = {"marker": "o", "markersize": 3, "linestyle": "-" if curve.finished else "--"}
         style["color"] = palette(i % palette.N)
         by_epoch.plot(curve.epochs, curve.values, label=curve.label, **style)
-        by_time.plot(curve.seconds, curve.values, **style)
+        # The time axis is logarithmic: a point before any training (0 s) has no place on it.
+        timed = [i for i, t in enumerate(curve.seconds) if t > 0]
+        by_time.plot([curve.seconds[i] for i in timed], [curve.values[i] for i in timed], **style)
+        # The frame fits the curves once training has begun; the loss before it may stand above, as in the book.
+        trained = [i for i, e in enumerate(curve.epochs) if e > 0] or list(range(len(curve.epochs)))
         if curve.band is not None:
             by_epoch.fill_between(curve.epochs, *curve.band, color=style["color"], alpha=0.2, linewidth=0)
-            by_time.fill_between(curve.seconds, *curve.band, color=style["color"], alpha=0.2, linewidth=0)
-            kept += [v for v in (*curve.band[0], *curve.band[1]) if math.isfinite(v)]
-        kept += curve.values if curve.finished else []
+            low, high = ([side[i] for i in timed] for side in curve.band)
+            by_time.fill_between([curve.seconds[i] for i in timed], low, high, color=style["color"], alpha=0.2,
+                                 linewidth=0)  # fmt: skip
+            kept += [v for side in curve.band for i in trained if math.isfinite(v := side[i])]
+        kept += [curve.values[i] for i in trained] if curve.finished else []
     for ax in (by_epoch, by_time):
         ax.set_ylabel(metric)
         ax.grid(True, alpha=0.3)
@@ -183,8 +193,8 @@ def curves_figure(series: list[Series], metric: str, title: str | None = None) -
                 ax.set_ylim(low - pad, high + pad)
     by_epoch.set_xlabel("epoch")
     by_epoch.xaxis.set_major_locator(MaxNLocator(integer=True))
-    by_time.set_xlabel("wall time of training (s)")
-    by_time.set_xscale("log")
+    by_time.set_xlabel("training time (s), evaluation left out")
+    by_time.set_xscale("log")  # the book's figure; a curve's first point, before any training, sits at 0, off it
     if series:
         fig.legend(loc="outside right upper", fontsize=7 if len(series) > 8 else 8)
     fig.suptitle(title or f"{metric} of every job")
