@@ -315,6 +315,25 @@ def section_sweeps(repeats: int) -> str:
     )
 
 
+def section_book(repeats: int) -> str:
+    from bench_book_cadence import measure, table
+
+    return "\n".join(
+        [
+            "## The book's minibatch-SGD comparison at the book's cadence",
+            "",
+            "`python -m d2lab.train experiment=d2l_minibatch_sgd` (GD, SGD, batches of 10 and 100 on airfoil; the "
+            "loss every 200 examples and before training) against the book's own code for the same four runs "
+            "(`scripts/book_minibatch_sgd.py`, written from the book's listing of `train_ch11`), without drawing "
+            "and drawing each point as a notebook does, and against the same sweep with one point per validation. "
+            f"Each a fresh process timed from the outside; after one untimed round, {repeats} rounds, each running "
+            "all of them back to back, each ratio within one round (`python scripts/bench_book_cadence.py`).",
+            "",
+            table(measure(repeats)),
+        ]
+    )
+
+
 def section_slurm() -> str:
     from bench_slurm import table
 
@@ -354,7 +373,7 @@ def section_live_plot(data_dir: str, repeats: int) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    sections = ["a", "costs", "b", "c", "startup", "pruning", "sweeps", "slurm", "live_plot"]
+    sections = ["a", "costs", "b", "c", "startup", "pruning", "sweeps", "book", "slurm", "live_plot"]
     parser.add_argument("--sections", nargs="+", default=sections, choices=sections)
     parser.add_argument("--quick", action="store_true", help="fewer repeats; on CPU, (c) for BN-LeNet only")
     parser.add_argument(
@@ -394,6 +413,8 @@ def main() -> None:
             text = section_pruning(args.data_dir, trials=10 if args.quick else 40)
         elif name == "sweeps":
             text = section_sweeps(repeats)
+        elif name == "book":
+            text = section_book(repeats)
         elif name == "slurm":
             text = section_slurm()
         elif name == "live_plot":

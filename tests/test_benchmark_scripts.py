@@ -38,3 +38,29 @@ def test_sweeps_table_gives_each_ratio_its_verdict():
     assert "| joblib wall / basic wall | **1.06** | 1.06–1.06 | < 1: MISSED |" in text
     assert "| basic wall / (import + Σ time/fit_s) | **1.73** | 1.73–1.73 | ≤ 1.6: MISSED |" in text
     assert "| parallel, n_jobs=2 | 7.50 |" in text
+
+
+def test_the_books_own_code_draws_the_books_points_and_reaches_its_losses():
+    import book_minibatch_sgd as book
+
+    book.torch.manual_seed(0)
+    _, losses = book.train_sgd(0.05, 10)  # minibatch 10, 2 epochs: n % 200 == 0 every 20 steps
+    assert len(losses) == 15 and 0.235 < losses[-1] < 0.255  # the book prints 0.242-0.25
+    _, losses = book.train_sgd(1, 1500, 10)  # GD: every 2 epochs
+    assert len(losses) == 5
+
+
+def test_the_book_cadence_table_puts_each_run_beside_the_books_code():
+    import bench_book_cadence
+
+    def result(wall: float, points: int) -> dict:
+        return {"wall_s": wall, "points": dict.fromkeys(("gd", "sgd", "batch_10", "batch_100"), points),
+                "loss": dict.fromkeys(("gd", "sgd", "batch_10", "batch_100"), 0.245)}  # fmt: skip
+
+    text = bench_book_cadence.table({
+        "the book's code": [result(4.0, 15), result(5.0, 15)],
+        "d2lab, the book's cadence": [result(5.0, 17), result(5.0, 17)],
+        "d2lab, one point per validation": [result(4.0, 2), result(5.0, 2)],
+    })  # fmt: skip
+    assert "| d2lab, the book's cadence | 5.00 s (5.00-5.00) | 1.25, 1.00 | 17, 17, 17, 17 |" in text
+    assert text.endswith("The cadence against one point per validation, per repeat: 1.25, 1.00.")
