@@ -334,6 +334,23 @@ def section_book(repeats: int) -> str:
     )
 
 
+def section_animator(data_dir: str, repeats: int) -> str:
+    from bench_train_points import measure, table
+
+    return "\n".join(
+        [
+            "## The Animator's view: BN-LeNet's training curve 5 times an epoch",
+            "",
+            "`python -m d2lab.train experiment=d2l_batch_norm data.train_size=30000 trainer.max_epochs=2` with the "
+            "image presets' `callbacks.curve.train_points_per_epoch=5` and with it off, alternating, each a fresh "
+            f"process, {repeats} of each (`python scripts/bench_train_points.py`). A point is the running means of "
+            "the epoch so far: no forward pass, no validation.",
+            "",
+            table(measure(data_dir, repeats)),
+        ]
+    )
+
+
 def section_slurm() -> str:
     from bench_slurm import table
 
@@ -373,7 +390,7 @@ def section_live_plot(data_dir: str, repeats: int) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    sections = ["a", "costs", "b", "c", "startup", "pruning", "sweeps", "book", "slurm", "live_plot"]
+    sections = ["a", "costs", "b", "c", "startup", "pruning", "sweeps", "book", "animator", "slurm", "live_plot"]
     parser.add_argument("--sections", nargs="+", default=sections, choices=sections)
     parser.add_argument("--quick", action="store_true", help="fewer repeats; on CPU, (c) for BN-LeNet only")
     parser.add_argument(
@@ -388,7 +405,7 @@ def main() -> None:
     repeats = args.repeats or (1 if args.quick else 3)
     info = machine()
     print(machine_line(info), flush=True)
-    needs_data = {"b", "c", "pruning", "live_plot"} & set(args.sections)
+    needs_data = {"b", "c", "pruning", "animator", "live_plot"} & set(args.sections)
     source = ensure_fashion_mnist(Path(args.data_dir)) if needs_data else ""
     parts = [
         "# d2lab benchmarks",
@@ -415,6 +432,8 @@ def main() -> None:
             text = section_sweeps(repeats)
         elif name == "book":
             text = section_book(repeats)
+        elif name == "animator":
+            text = section_animator(args.data_dir, repeats)
         elif name == "slurm":
             text = section_slurm()
         elif name == "live_plot":

@@ -64,3 +64,11 @@ def test_the_book_cadence_table_puts_each_run_beside_the_books_code():
     })  # fmt: skip
     assert "| d2lab, the book's cadence | 5.00 s (5.00-5.00) | 1.25, 1.00 | 17, 17, 17, 17 |" in text
     assert text.endswith("The cadence against one point per validation, per repeat: 1.25, 1.00.")
+
+
+def test_the_animator_table_compares_each_pair():
+    import bench_train_points
+
+    text = bench_train_points.table({"5": [(5.0, 10), (6.0, 10)], "null": [(5.0, 2), (5.0, 2)]})
+    assert "| 5 times an epoch | 5.50 s (5.00-6.00) | 10 |" in text
+    assert text.endswith("With against without, per pair: 1.00, 1.20; medians: 1.100.")

@@ -83,3 +83,19 @@ def test_a_run_killed_mid_epoch_resumes_its_curve_exactly(tmp_path):
     assert len(a) == 1 + 3 * 4  # synthetic: 800 training rows, points at 200, 400, 600 and the epoch's end (800)
     clocks = [h["train_time_s"] for h in b]
     assert clocks == sorted(clocks)  # the training clock goes on across the resume
+
+
+def test_the_animator_view_records_the_running_train_curve_five_times_an_epoch(train_cfg, tmp_path):
+    from tests.fashion_idx import write_fake_fashion_mnist
+
+    write_fake_fashion_mnist(tmp_path / "data", n_train=500, n_test=100)  # train_cfg reads tmp_path/data
+    summary, _ = train_cfg("experiment=d2l_softmax_regression", "data.batch_size=20", "data.val_fraction=0.2",
+                           "trainer.max_epochs=2", "~logger")  # fmt: skip
+    history = summary["history"]  # 400 training images, 20 batches an epoch: points after batches 4, 8, ..., 20
+    assert [h["step"] for h in history] == [4, 8, 12, 16, 20, 24, 28, 32, 36, 40]
+    assert [h["epochs"] for h in history] == pytest.approx([0.2, 0.4, 0.6, 0.8, 1.0, 1.2, 1.4, 1.6, 1.8, 2.0])
+    assert all("train/loss" in h and "train/acc" in h for h in history)
+    assert ["val/acc" in h for h in history] == [False] * 4 + [True] + [False] * 4 + [True]  # once an epoch
+    # running means of the epoch so far: the last point of an epoch is the epoch's mean, as Lightning publishes it
+    assert history[-1]["train/loss"] == summary["train/loss"]
+    assert len({h["train/loss"] for h in history}) == 10

@@ -1,5 +1,9 @@
 """More points on a run's curve than Lightning's validations give, at the book's cadence: the loss every N
-training examples, and once before training, as the book's `train_ch11` draws its chapter-12 comparisons.
+training examples, and once before training, as the book's `train_ch11` draws its chapter-12 comparisons; and the
+training curve several times an epoch, as the Animator of the book's `train_ch6` draws its image chapters.
+
+The training curve's points are the running means of the epoch so far (`Task.compute_stage("train", reset=False)`:
+no extra forward pass, no validation), recorded at evenly spaced batches of the epoch, its last batch included.
 
 Each point evaluates the task on the validation data (`Task.evaluate`, in eval mode, without touching the epoch's
 metrics) and goes into the run's history with its step, examples, fractional epoch and clocks; its time counts as
@@ -17,14 +21,17 @@ from d2lab.errors import check_whole_number
 
 
 class CurveCadence(L.Callback):
-    """`val_every_n_examples=None` adds nothing: the curve has Lightning's validations only."""
+    """Both null adds nothing: the curve has Lightning's validations only."""
 
-    def __init__(self, val_every_n_examples: int | None = None) -> None:
+    def __init__(self, val_every_n_examples: int | None = None, train_points_per_epoch: int | None = None) -> None:
         if val_every_n_examples is not None:
             check_whole_number(
                 "callbacks.curve.val_every_n_examples", val_every_n_examples, 1, " (training examples), or null"
             )
+        if train_points_per_epoch is not None:
+            check_whole_number("callbacks.curve.train_points_per_epoch", train_points_per_epoch, 1, ", or null")
         self.every = val_every_n_examples
+        self.train_points = train_points_per_epoch
         self.history: RunHistory | None = None
         self.epoch = 0
         self.epoch_start_examples = 0  # examples_seen when the current epoch began
@@ -32,14 +39,14 @@ class CurveCadence(L.Callback):
         self.restored: dict | None = None
 
     def setup(self, trainer: L.Trainer, pl_module: L.LightningModule, stage: str) -> None:
-        if not self.every or stage != "fit":
+        if stage != "fit" or not (self.every or self.train_points):
             return
         self.history = next((c for c in trainer.callbacks if isinstance(c, RunHistory)), None)
-        if hasattr(trainer.datamodule, "group_ends_every_n_examples"):
+        if self.every and hasattr(trainer.datamodule, "group_ends_every_n_examples"):
             trainer.datamodule.group_ends_every_n_examples = self.every
 
     def on_train_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
-        if self.history is not None and pl_module.examples_seen == 0 and not self.history.records:
+        if self.every and self.history is not None and pl_module.examples_seen == 0 and not self.history.records:
             self.add_point(trainer, pl_module)  # the curve starts where training does
         # A run resumed inside an epoch does not start that epoch again: Lightning skips on_train_epoch_start.
         self.on_train_epoch_start(trainer, pl_module)
@@ -56,10 +63,18 @@ class CurveCadence(L.Callback):
     def on_train_batch_end(self, trainer: L.Trainer, pl_module: L.LightningModule, outputs, batch, batch_idx: int):
         if self.history is None:
             return
-        due = (pl_module.examples_seen - self.epoch_start_examples) // self.every
-        if due > self.points_in_epoch:
-            self.points_in_epoch = due
-            self.add_point(trainer, pl_module)
+        if self.train_points:  # a point where batch_idx crosses one of the epoch's P even parts
+            batches, parts = trainer.num_training_batches, self.train_points
+            if (batch_idx + 1) * parts // batches > batch_idx * parts // batches:
+                running = pl_module.compute_stage("train", reset=False)
+                self.history.add_point(
+                    {**self.history.snapshot(trainer, pl_module), **{k: float(v) for k, v in running.items()}}
+                )
+        if self.every:
+            due = (pl_module.examples_seen - self.epoch_start_examples) // self.every
+            if due > self.points_in_epoch:
+                self.points_in_epoch = due
+                self.add_point(trainer, pl_module)
 
     def add_point(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         record = self.history.snapshot(trainer, pl_module)  # its clocks stand where the point fell due

@@ -1,4 +1,5 @@
-"""The book's `Animator`: a run's train and val curves, redrawn at each validation while it trains.
+"""The book's `Animator`: a run's train and val curves, redrawn at each validation and each curve point
+(callbacks.curve) while it trains.
 
 Inside Jupyter the figure is one output of the cell, updated in place. Elsewhere (`live_plot=true` in a shell)
 it is redrawn into `live_plot.png` in the run's folder, for an image viewer that reloads. Drawing is kept to a
@@ -35,6 +36,13 @@ class LivePlot(L.Callback):
     def on_validation_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         if trainer.sanity_checking or trainer.state.fn != "fit" or not trainer.is_global_zero:
             return
+        self.draw_within_budget()
+
+    def on_train_batch_end(self, trainer: L.Trainer, pl_module: L.LightningModule, outputs, batch, batch_idx) -> None:
+        if len(self.records) > self.drawn_records and trainer.is_global_zero:  # a curve point came in
+            self.draw_within_budget()
+
+    def draw_within_budget(self) -> None:
         elapsed = time.perf_counter() - self.fit_start
         if self.drawing_s + self.last_draw_s <= self.budget * elapsed:
             self.draw()
