@@ -8,7 +8,7 @@ ARGS   ?=
 TEST_WORKERS ?= auto
 PYTEST := $(PY) -m pytest -q -n $(TEST_WORKERS)
 
-.PHONY: install train test test-fast sweep report bench playground tensorboard mlflow notebook slurm-up slurm-down lint format clean
+.PHONY: install train test test-fast sweep report bench book playground tensorboard mlflow notebook slurm-up slurm-down lint format clean
 
 install: $(STAMP)
 
@@ -35,6 +35,9 @@ report: install  ## table and plots of a sweep: make report SWEEP=logs/<task>/mu
 
 bench: install  ## framework overhead, data pipeline and training throughput; writes docs/benchmarks.md
 	$(PY) scripts/benchmark.py $(ARGS)
+
+book: install  ## the book's experiments that fit a CPU, beside the book's numbers: writes docs/book.md (minutes)
+	$(PY) scripts/book.py $(ARGS)
 
 playground: install  ## the book's gradient-descent demo on x^2 (see conf/demo/ for the others)
 	$(PY) -m d2lab.playground demo=gd_x_squared $(ARGS)

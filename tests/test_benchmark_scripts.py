@@ -2,6 +2,8 @@
 
 import sys
 
+import pytest
+
 from tests.conftest import REPO
 
 sys.path.insert(0, str(REPO / "scripts"))
@@ -72,3 +74,24 @@ def test_the_animator_table_compares_each_pair():
     text = bench_train_points.table({"5": [(5.0, 10), (6.0, 10)], "null": [(5.0, 2), (5.0, 2)]})
     assert "| 5 times an epoch | 5.50 s (5.00-6.00) | 10 |" in text
     assert text.endswith("With against without, per pair: 1.00, 1.20; medians: 1.100.")
+
+
+@pytest.mark.slow
+def test_a_small_make_book_writes_the_gallery(tmp_path):
+    from tests.conftest import run_cli
+    from tests.fashion_idx import write_fake_fashion_mnist
+
+    write_fake_fashion_mnist(tmp_path / "data", n_train=1200, n_test=200)
+    out = tmp_path / "docs" / "book.md"
+    done = run_cli(str(REPO / "scripts" / "book.py"), "--quick", "--only", "minibatch_sgd", "batch_norm",
+                   "--data-dir", str(tmp_path / "data"), "--out", str(out), cwd=tmp_path, timeout=600)  # fmt: skip
+    assert done.returncode == 0, done.stderr[-3000:]
+    gallery = out.read_text()
+    assert "| [12.5](https://d2l.ai/chapter_optimization/minibatch-sgd.html) | Minibatch SGD" in gallery
+    assert "gd 0." in gallery and "batch_100 0." in gallery and "| 0.242-0.25 |" in gallery
+    assert "| [8.5.4](https://d2l.ai/chapter_convolutional-modern/batch-norm.html) | BN-LeNet" in gallery
+    assert "`python -m d2lab.train experiment=d2l_batch_norm` (" in gallery and "d2lab validates on 10%" in gallery
+    assert "not run here: `python -m d2lab.train experiment=d2l_resnet trainer=gpu`" in gallery
+    for name in ("minibatch_sgd", "batch_norm"):
+        assert f"img/book/{name}.png)" in gallery
+        assert (tmp_path / "docs" / "img" / "book" / f"{name}.png").stat().st_size > 10_000
