@@ -11,6 +11,7 @@ shows only a figure, the gallery says so. A number of d2lab's outside the book's
 
 import argparse
 import json
+import math
 import shutil
 import subprocess
 import sys
@@ -198,16 +199,13 @@ def numbers(experiment: Experiment, jobs: list[dict]) -> tuple[str, str | None]:
     if experiment.name == "linear_regression":
         job = jobs[0]
         return f"max \\|error\\| in w {job['w_error']:.1e}, in b {job['b_error']:.1e}", None
-    values = [job[experiment.metric] for job in jobs]
+    values = [job.get(experiment.metric, math.nan) for job in jobs]  # a failed or diverged job has none
     inside = None
     if experiment.book is not None:
         low, high = experiment.book
-        inside = (
-            "yes"
-            if all(low <= v <= high for v in values)
-            else "**no**: "
-            + ", ".join(f"{v:.3f} is {'above' if v > high else 'below'}" for v in values if not low <= v <= high)
-        )
+        outside = [f"{v:.3f} is {'above' if v > high else 'below' if v < low else 'missing'}" for v in values
+                   if not low <= v <= high]  # fmt: skip
+        inside = "**no**: " + ", ".join(outside) if outside else "yes"
     if experiment.sweep:
         return ", ".join(f"{job['label']} {v:.3f}" for job, v in zip(jobs, values, strict=True)), inside
     return f"{experiment.metric} {values[0]:.3f}", inside

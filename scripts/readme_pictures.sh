@@ -9,7 +9,8 @@ out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
 
 picture() {  # picture <preset> <report's file> <docs/img name>
-  "$PY" -m d2lab.train experiment="$1" hydra.sweep.dir="$out/$1" >/dev/null 2>&1
+  "$PY" -m d2lab.train experiment="$1" hydra.sweep.dir="$out/$1" >"$out/$1.log" 2>&1 ||
+    { tail -n 20 "$out/$1.log" >&2; exit 1; }
   "$PY" -m d2lab.report "$out/$1" >/dev/null
   cp "$out/$1/$2" "docs/img/$3"
   echo "docs/img/$3  <- experiment=$1"

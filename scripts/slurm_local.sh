@@ -95,6 +95,8 @@ apt_get() {
     # 9>&-: a service that a package's scripts may start must not hold our lock
     DEBIAN_FRONTEND=noninteractive apt-get -q -o DPkg::Lock::Timeout="$APT_LOCK_WAIT" "$@" >"$log" 2>&1 9>&- &
     pid=$!
+    # A background job of a script ignores Ctrl-C: let apt-get and dpkg finish, holding our lock, then stop.
+    trap 'say "interrupted: waiting for apt-get to finish"; wait "$pid"; exit 130' INT TERM
     while kill -0 "$pid" 2>/dev/null; do
       if ((!said)) && grep -q "Waiting for cache lock" "$log"; then
         say "apt-get $1: waiting for another package manager to release dpkg's lock"
@@ -104,6 +106,7 @@ apt_get() {
     done
     rc=0
     wait "$pid" || rc=$?
+    trap - INT TERM
     if ((rc)) && grep -q "Could not get lock" "$log" && ((SECONDS - t0 < APT_LOCK_WAIT)); then
       ((said)) || say "apt-get $1: waiting for another package manager to release its lock"
       said=1
@@ -328,10 +331,11 @@ stop_all() {
     n=${DAEMONS[i]}
     [[ " ${names[*]} " == *" $n "* ]] || continue
     if pid=$(live_pid "$n"); then
-      kill -TERM "$pid"
+      kill -TERM "$pid" 2>/dev/null || true  # it may have exited since live_pid looked
       for ((t = 0; t < 100; t++)); do live_pid "$n" >/dev/null || break; sleep 0.2; done
       if live_pid "$n" >/dev/null; then
-        kill -KILL "$pid"; say "$n (pid $pid) killed"
+        kill -KILL "$pid" 2>/dev/null || true
+        say "$n (pid $pid) killed"
       else
         say "$n (pid $pid) stopped"
       fi

@@ -1,7 +1,6 @@
 """The book's cadence: a curve point every N training examples and one before training, at fast-path speed (groups
 end where a point falls due, so each point sees exactly that step's parameters), with the book's training clock."""
 
-import os
 import signal
 
 import pytest
@@ -65,8 +64,8 @@ def test_a_bad_cadence_is_one_paragraph(compose_cfg):
 
 
 @pytest.mark.slow
-def test_a_run_killed_mid_epoch_resumes_its_curve_exactly(tmp_path):
-    os.environ["PYTHONPATH"] = str(REPO)  # the KillAt callback lives in tests/
+def test_a_run_killed_mid_epoch_resumes_its_curve_exactly(tmp_path, monkeypatch):
+    monkeypatch.setenv("PYTHONPATH", str(REPO))  # the KillAt callback lives in tests/
     run = ("data.steps_per_call=1", "trainer.max_epochs=3", "trainer.deterministic=true", "~logger",
            "callbacks.curve.val_every_n_examples=200", "callbacks.step_snapshot.every_n_train_steps=5")  # fmt: skip
     whole = run_cli("-m", "d2lab.train", *run, f"hydra.run.dir={tmp_path}/whole", cwd=tmp_path)
@@ -99,3 +98,15 @@ def test_the_animator_view_records_the_running_train_curve_five_times_an_epoch(t
     # running means of the epoch so far: the last point of an epoch is the epoch's mean, as Lightning publishes it
     assert history[-1]["train/loss"] == summary["train/loss"]
     assert len({h["train/loss"] for h in history}) == 10
+
+
+def test_an_epoch_without_validation_keeps_its_record_beside_the_curve_points(train_cfg):
+    summary, _ = train_cfg("data=airfoil", "data.batch_size=100", "trainer.max_epochs=2", "~logger",
+                           "trainer.check_val_every_n_epoch=2", "callbacks.curve.train_points_per_epoch=3",
+                           "callbacks.curve.val_every_n_examples=500")  # fmt: skip
+    history = summary["history"]
+    assert [h["step"] for h in history] == [0, 5, 10, 15, 20, 25, 30]  # one record per step, merged
+    epoch_end = history[3]  # epoch 0 ended without a validation: its record has the epoch's clock and train means
+    assert epoch_end["step"] == 15 and "epoch_s" in epoch_end and "train/loss" in epoch_end and "val/loss" in epoch_end
+    assert "epoch_s" in history[-1] and history[-1]["val/loss"] == summary["val/loss"]
+    assert all(h["epoch_s"] < summary["time/fit_s"] for h in history if "epoch_s" in h)

@@ -67,7 +67,7 @@ def daemons_of(state: Path) -> list[str]:
 
 def test_two_ups_at_once_start_one_cluster_and_both_succeed(state):
     first, second = script("up", state=state, wait=False), script("up", state=state, wait=False)
-    outputs = [(proc.wait(timeout=900), *proc.communicate()) for proc in (first, second)]
+    outputs = [(proc.returncode, out, err) for proc in (first, second) for out, err in [proc.communicate(timeout=900)]]
     assert [rc for rc, _, _ in outputs] == [0, 0], outputs
     stdout = "".join(out for _, out, _ in outputs)
     assert stdout.count("started in") == 1 and stdout.count("already up") == 1, stdout

@@ -1,6 +1,7 @@
 """More points on a run's curve than Lightning's validations give, at the book's cadence: the loss every N
-training examples, and once before training, as the book's `train_ch11` draws its chapter-12 comparisons; and the
-training curve several times an epoch, as the Animator of the book's `train_ch6` draws its image chapters.
+training examples, as the book's `train_ch11` draws its chapter-12 comparisons (d2lab adds one before training, where
+the curve starts); and the training curve several times an epoch, as the Animator of the book's `train_ch6` draws its
+image chapters.
 
 The training curve's points are the running means of the epoch so far (`Task.compute_stage("train", reset=False)`:
 no extra forward pass, no validation), recorded at evenly spaced batches of the epoch, its last batch included.
@@ -8,11 +9,16 @@ no extra forward pass, no validation), recorded at evenly spaced batches of the 
 Each point evaluates the task on the validation data (`Task.evaluate`, in eval mode, without touching the epoch's
 metrics) and goes into the run's history with its step, examples, fractional epoch and clocks; its time counts as
 evaluation, not training. The points are counted from each epoch's start, so an epoch of 1500 examples at N=200
-gets 7, then Lightning's validation at its end. On the grouped fast path, groups end where a point falls due, so
-each point sees the parameters of exactly that optimizer step.
+gets 7, then Lightning's validation at its end (the book counts across the run: its second epoch's points fall at
+1600, ..., 3000 where d2lab's fall at 1700, ..., 2900 and 3000, and its GD draws every second epoch where d2lab's
+draws each). Counting per epoch gives every epoch the same cut points, so Lightning's count of a grouped epoch's
+steps holds. On the grouped fast path, groups end where a point falls due, so each point sees the parameters of
+exactly that optimizer step.
 """
 
 import time
+from collections.abc import Iterator
+from typing import Any
 
 import lightning as L
 
@@ -60,7 +66,9 @@ class CurveCadence(L.Callback):
         self.epoch = trainer.current_epoch
         self.points_in_epoch = (pl_module.examples_seen - self.epoch_start_examples) // self.every if self.every else 0
 
-    def on_train_batch_end(self, trainer: L.Trainer, pl_module: L.LightningModule, outputs, batch, batch_idx: int):
+    def on_train_batch_end(
+        self, trainer: L.Trainer, pl_module: L.LightningModule, outputs: Any, batch: Any, batch_idx: int
+    ) -> None:
         if self.history is None:
             return
         if self.train_points:  # a point where batch_idx crosses one of the epoch's P even parts
@@ -71,20 +79,31 @@ class CurveCadence(L.Callback):
                     {**self.history.snapshot(trainer, pl_module), **{k: float(v) for k, v in running.items()}}
                 )
         if self.every:
-            due = (pl_module.examples_seen - self.epoch_start_examples) // self.every
+            due = self.examples_in_epoch(trainer, pl_module, batch_idx) // self.every
             if due > self.points_in_epoch:
                 self.points_in_epoch = due
                 self.add_point(trainer, pl_module)
 
+    def examples_in_epoch(self, trainer: L.Trainer, pl_module: L.LightningModule, batch_idx: int) -> int:
+        """Training examples of this epoch so far. Under DDP every process must find the same points (an evaluation
+        with metrics waits for all of them), and each counts only its own share of a batch, which may differ by one:
+        there it is the global batches so far, capped at the epoch's size."""
+        batch_size = getattr(trainer.datamodule, "batch_size", None)
+        rows = self.history.examples_per_epoch
+        if trainer.world_size > 1 and batch_size and rows:
+            return min((batch_idx + 1) * batch_size, rows)
+        return pl_module.examples_seen - self.epoch_start_examples
+
     def add_point(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         record = self.history.snapshot(trainer, pl_module)  # its clocks stand where the point fell due
         started = time.perf_counter()
-        record.update(pl_module.evaluate(self.device_batches(trainer, pl_module)))
+        with trainer.precision_plugin.forward_context():  # bf16-mixed as Lightning's own validation runs it
+            record.update(pl_module.evaluate(self.device_batches(trainer, pl_module)))
         self.history.count_evaluation(time.perf_counter() - started)
         self.history.add_point(record)
 
     @staticmethod
-    def device_batches(trainer: L.Trainer, pl_module: L.LightningModule):
+    def device_batches(trainer: L.Trainer, pl_module: L.LightningModule) -> Iterator[Any]:
         """The validation batches as a validation step receives them: on the device, after the data module's
         own batch hooks (Fashion-MNIST scales and resizes there)."""
         data = trainer.datamodule

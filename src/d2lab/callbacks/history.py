@@ -33,6 +33,7 @@ class RunHistory(L.Callback):
         self.eval_seconds = 0.0  # evaluation since then
         self.examples_per_epoch: int | None = None
         self.unrecorded_epoch: dict | None = None  # an epoch without validation, waiting for its train metrics
+        self.validated_step = -1  # the optimizer step of the last validation
 
     # --- clocks ------------------------------------------------------------------------------------
     def on_fit_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
@@ -74,13 +75,13 @@ class RunHistory(L.Callback):
     def on_validation_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         if trainer.sanity_checking or trainer.state.fn != "fit":
             return
-        seconds = time.perf_counter() - self.val_start
-        self.val_seconds += seconds
-        self.count_evaluation(seconds)
+        self.count_evaluation(time.perf_counter() - self.val_start)
+        self.validated_step = trainer.global_step
         self.add_point({**self.snapshot(trainer, pl_module), **self.metrics(trainer, ("train/", "val/"))})
 
     def count_evaluation(self, seconds: float) -> None:
-        """Seconds spent evaluating, which the training clock leaves out."""
+        """Seconds spent evaluating (a validation, a curve point), which the training clocks leave out."""
+        self.val_seconds += seconds
         if self.train_started is not None:
             self.eval_seconds += seconds
 
@@ -98,7 +99,7 @@ class RunHistory(L.Callback):
         if self.examples_per_epoch is None and trainer.current_epoch == 0:
             self.examples_per_epoch = getattr(pl_module, "examples_seen", None)
         last = self.records[-1] if self.records else None
-        if last is not None and last["epoch"] == trainer.current_epoch and last["step"] == trainer.global_step:
+        if last is not None and self.validated_step == trainer.global_step and last["step"] == trainer.global_step:
             last["epoch_s"] = epoch_s  # the epoch ended with a validation, which saw all of its minibatches
         else:  # its clock and lr now, before Lightning steps an epoch schedule; its train metrics come next
             self.unrecorded_epoch = {**self.snapshot(trainer, pl_module), "epoch_s": epoch_s}
@@ -110,7 +111,7 @@ class RunHistory(L.Callback):
         """Add the epoch that ended without a validation, once the task has published its train metrics."""
         if self.unrecorded_epoch is not None:
             metrics = self.metrics(trainer, ("train/",))
-            self.records.append({**self.unrecorded_epoch, **metrics})
+            self.add_point({**self.unrecorded_epoch, **metrics})  # merged into a curve point at the same step
             self.unrecorded_epoch = None
 
     def snapshot(self, trainer: L.Trainer, pl_module: L.LightningModule) -> dict:

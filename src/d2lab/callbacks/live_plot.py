@@ -10,6 +10,7 @@ run of a second or two draws once, at its end), and fit ends with the picture of
 import io
 import time
 from pathlib import Path
+from typing import Any
 
 import lightning as L
 
@@ -38,7 +39,9 @@ class LivePlot(L.Callback):
             return
         self.draw_within_budget()
 
-    def on_train_batch_end(self, trainer: L.Trainer, pl_module: L.LightningModule, outputs, batch, batch_idx) -> None:
+    def on_train_batch_end(
+        self, trainer: L.Trainer, pl_module: L.LightningModule, outputs: Any, batch: Any, batch_idx: int
+    ) -> None:
         if len(self.records) > self.drawn_records and trainer.is_global_zero:  # a curve point came in
             self.draw_within_budget()
 

@@ -14,7 +14,9 @@ class PrintConfig(L.Callback):
 
     def __init__(self, cfg: DictConfig, folder: str | Path) -> None:
         self.cfg, self.folder = cfg, folder
+        # ddp_spawn copies callbacks into each stage's workers, so `printed` alone cannot tell the test it was done
         self.printed = False
+        self.trains = cfg.get("train", True) is not False
 
     def print_once(self, trainer: L.Trainer) -> None:
         if not self.printed and trainer.is_global_zero:
@@ -25,4 +27,5 @@ class PrintConfig(L.Callback):
         self.print_once(trainer)
 
     def on_test_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
-        self.print_once(trainer)
+        if not self.trains:
+            self.print_once(trainer)

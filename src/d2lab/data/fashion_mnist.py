@@ -9,8 +9,10 @@ header is checked against its size first, so a truncated or corrupt file is name
 import gzip
 import logging
 import math
+import os
 import shutil
 import struct
+import tempfile
 import zlib
 from pathlib import Path
 
@@ -63,20 +65,23 @@ def unpack(archive: Path) -> None:
     """Unpack name.gz beside itself, all or nothing. Not torchvision's extract_archive, which writes the target in
     place: a truncated archive would leave a half file there, read as data by the next run."""
     target = archive.with_suffix("")
-    partial = target.with_name(f"{target.name}.partial")
-    try:
-        with gzip.open(archive) as source, partial.open("wb") as out:
-            shutil.copyfileobj(source, out, 1 << 20)
-    except (EOFError, gzip.BadGzipFile, zlib.error) as exc:
-        partial.unlink(missing_ok=True)
-        said = str(exc).rstrip(".") or type(exc).__name__
-        raise DataFileError(corrupt_message(archive, f"gzip says {said}")) from exc
+    try:  # a name of this process's own: jobs of a sweep may unpack the same archive at once
+        handle, name = tempfile.mkstemp(dir=archive.parent, prefix=f".{target.name}.", suffix=".partial")
     except PermissionError as exc:
         raise DataMissingError(
             f"Cannot unpack {archive} beside itself ({exc.strerror}): copy or symlink the four .gz files into a "
             f"folder you can write, and set paths.data_dir (or data.data_dir) to the folder holding FashionMNIST/raw/."
         ) from exc
-    partial.replace(target)
+    partial = Path(name)
+    try:
+        with gzip.open(archive) as source, os.fdopen(handle, "wb") as out:
+            shutil.copyfileobj(source, out, 1 << 20)
+        os.replace(partial, target)
+    except (EOFError, gzip.BadGzipFile, zlib.error) as exc:
+        said = str(exc).rstrip(".") or type(exc).__name__
+        raise DataFileError(corrupt_message(archive, f"gzip says {said}")) from exc
+    finally:
+        partial.unlink(missing_ok=True)  # gone already where os.replace moved it
 
 
 def idx_length(path: Path, dims: int) -> int:

@@ -1,6 +1,7 @@
 """Regression with the book's squared loss, ½·(ŷ − y)², averaged over the batch."""
 
 import logging
+from collections.abc import Iterable
 
 import torch
 from torch import Tensor
@@ -48,7 +49,7 @@ class RegressionTask(Task):
         values[f"{stage}/mse"] = 2 * values[f"{stage}/loss"]
         return values
 
-    def evaluate(self, batches, stage: str = "val") -> dict[str, float]:
+    def evaluate(self, batches: Iterable[tuple[Tensor, Tensor]], stage: str = "val") -> dict[str, float]:
         values = super().evaluate(batches, stage)
         values[f"{stage}/mse"] = 2 * values[f"{stage}/loss"]
         return values
