@@ -19,9 +19,10 @@ import tempfile
 import time
 from pathlib import Path
 
+from d2lab.report_jobs import load_jobs
+
 REPO = Path(__file__).resolve().parents[1]
 SWEEP = ["-m", "d2lab.train", "experiment=d2l_minibatch_sgd"]
-JOBS = {"0": "gd", "1": "sgd", "2": "batch_10", "3": "batch_100"}  # the sweep's job numbers
 
 
 def book(draw: str = "none") -> dict:
@@ -41,9 +42,9 @@ def d2lab(*extra: str, tree: Path = REPO) -> dict:
         subprocess.run([sys.executable, *SWEEP, *extra, f"hydra.sweep.dir={folder}"], cwd=tree, env=env, check=True,
                        capture_output=True, text=True)  # fmt: skip
         wall = time.perf_counter() - started
-        jobs = {JOBS[n]: json.loads((Path(folder) / n / "metrics.json").read_text()) for n in JOBS}
-    points = {name: sum("val/loss" in h for h in job["history"]) for name, job in jobs.items()}
-    return {"wall_s": wall, "points": points, "loss": {name: job["val/loss"] for name, job in jobs.items()}}
+        jobs = {job.overrides["minibatch"]: job for job in load_jobs(Path(folder))}  # gd, sgd, batch_10, batch_100
+    points = {name: sum("val/loss" in h for h in job.history) for name, job in jobs.items()}
+    return {"wall_s": wall, "points": points, "loss": {name: job.metrics["val/loss"] for name, job in jobs.items()}}
 
 
 def measure(repeats: int = 3, before: Path | None = None) -> dict[str, list[dict]]:

@@ -10,7 +10,6 @@ shows only a figure, the gallery says so. A number of d2lab's outside the book's
 """
 
 import argparse
-import json
 import math
 import shutil
 import subprocess
@@ -19,6 +18,9 @@ import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from d2lab.report_jobs import Job, load_jobs, read_metrics
+from d2lab.report_plots import run_figure
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED_RAW = REPO.parent / "shared" / "data" / "FashionMNIST" / "raw"
@@ -36,7 +38,7 @@ class Experiment:
     metric: str  # the number compared with the book's
     book: tuple[float, float] | None  # the range the book prints, or None: a figure only
     book_says: str  # what the book prints, in words
-    sweep: bool = False
+    swept: str = ""  # a sweep: the key its jobs differ in, which names each job in the gallery
     images: bool = False  # Fashion-MNIST: --quick shrinks it
     differs: str = ""  # where d2lab differs from the book on purpose
     quick: list[str] = field(default_factory=list)
@@ -79,7 +81,7 @@ EXPERIMENTS = [
         "val/loss",
         (0.242, 0.25),
         "final losses of 0.242-0.25 for each of the four runs",
-        sweep=True,
+        swept="minibatch",
         differs="d2lab also draws the loss before training. Full-batch GD at lr 1 sits at the edge of stability, so "
         "its last loss depends on the initial weights: d2lab's seed ends at 0.252, and the book's own code "
         "(scripts/book_minibatch_sgd.py) ended between 0.243 and 0.248 over its random draws here.",
@@ -94,7 +96,7 @@ EXPERIMENTS = [
         "val/loss",
         (0.242, 0.25),
         "final losses of about 0.242-0.25 for each optimizer",
-        sweep=True,
+        swept="book_optimizer",
         quick=["trainer.max_epochs=1"],
     ),  # fmt: skip
     Experiment(
@@ -106,7 +108,7 @@ EXPERIMENTS = [
         "val/loss",
         None,
         "figures of LeNet on Fashion-MNIST under each schedule",
-        sweep=True,
+        swept="scheduler",
         differs="d2lab runs the schedules on airfoil (linear regression, seconds on a CPU), not on LeNet and "
         "Fashion-MNIST, so its numbers are not the book's.",
         quick=["trainer.max_epochs=2"],
@@ -153,61 +155,47 @@ def link_fashion_mnist(data_dir: Path) -> None:
             (raw / f"{name}.gz").symlink_to(SHARED_RAW / f"{name}.gz")
 
 
-def run(experiment: Experiment, folder: Path, data_dir: Path, quick: bool) -> tuple[list[dict], float]:
-    """The experiment's jobs' metrics.json, and the wall seconds of its command."""
+def run(experiment: Experiment, folder: Path, data_dir: Path, quick: bool) -> tuple[list[Job], float]:
+    """The experiment's jobs, read as the report reads them, and the wall seconds of its command."""
     overrides = [*experiment.overrides, f"paths.data_dir={data_dir}", "~logger", "print_config=false"]
     if quick:
         overrides += experiment.quick + (["data.train_size=1024", "trainer.max_epochs=1"] if experiment.images else [])
-    where = f"hydra.sweep.dir={folder}" if experiment.sweep else f"hydra.run.dir={folder}"
+    where = f"hydra.sweep.dir={folder}" if experiment.swept else f"hydra.run.dir={folder}"
     started = time.perf_counter()
     done = subprocess.run([sys.executable, "-m", "d2lab.train", *overrides, where, "trainer.enable_progress_bar=false"],
                           cwd=REPO, capture_output=True, text=True)  # fmt: skip
     seconds = time.perf_counter() - started
     if done.returncode != 0:
         raise SystemExit(f"{experiment.name} failed:\n{done.stderr[-3000:]}")
-    paths = (
-        sorted(folder.glob("*/metrics.json"), key=lambda p: int(p.parent.name))
-        if experiment.sweep
-        else [folder / "metrics.json"]
-    )
-    return [json.loads(p.read_text()) | {"job": p.parent.name, "label": swept_choice(p.parent)} for p in paths], seconds
+    if experiment.swept:
+        return load_jobs(folder), seconds
+    return [Job("run", folder, {}, read_metrics(folder / "metrics.json"))], seconds
 
 
-def swept_choice(job_folder: Path) -> str:
-    """The choice a sweep's job ran with, from Hydra's record of its overrides."""
-    overrides = job_folder / ".hydra" / "overrides.yaml"
-    for line in overrides.read_text().splitlines() if overrides.is_file() else []:
-        key, _, value = line.lstrip("- ").partition("=")
-        if key in ("+minibatch", "+book_optimizer", "scheduler"):
-            return value
-    return f"job {job_folder.name}"
-
-
-def figure(experiment: Experiment, folder: Path, jobs: list[dict], image: Path) -> None:
+def figure(experiment: Experiment, folder: Path, jobs: list[Job], image: Path) -> None:
     """A sweep's figure is its report's; a single run's is its curves, as the live plot draws them."""
-    if experiment.sweep:
+    if experiment.swept:
         subprocess.run([sys.executable, "-m", "d2lab.report", str(folder)], cwd=REPO, check=True, capture_output=True)
         shutil.copy(folder / "loss_curves.png", image)
         return
-    from d2lab.report_plots import run_figure
-
-    run_figure(jobs[0]["history"], title=f"{experiment.section} {experiment.title}").savefig(image, dpi=110)
+    run_figure(jobs[0].history, title=f"{experiment.section} {experiment.title}").savefig(image, dpi=110)
 
 
-def numbers(experiment: Experiment, jobs: list[dict]) -> tuple[str, str | None]:
+def numbers(experiment: Experiment, jobs: list[Job]) -> tuple[str, str | None]:
     """d2lab's numbers as the gallery prints them, and whether all lie in the book's range (None: it has none)."""
     if experiment.name == "linear_regression":
-        job = jobs[0]
-        return f"max \\|error\\| in w {job['w_error']:.1e}, in b {job['b_error']:.1e}", None
-    values = [job.get(experiment.metric, math.nan) for job in jobs]  # a failed or diverged job has none
+        metrics = jobs[0].metrics
+        return f"max \\|error\\| in w {metrics['w_error']:.1e}, in b {metrics['b_error']:.1e}", None
+    values = [job.metrics.get(experiment.metric, math.nan) for job in jobs]  # a failed or diverged job has none
     inside = None
     if experiment.book is not None:
         low, high = experiment.book
         outside = [f"{v:.3f} is {'above' if v > high else 'below' if v < low else 'missing'}" for v in values
                    if not low <= v <= high]  # fmt: skip
         inside = "**no**: " + ", ".join(outside) if outside else "yes"
-    if experiment.sweep:
-        return ", ".join(f"{job['label']} {v:.3f}" for job, v in zip(jobs, values, strict=True)), inside
+    if experiment.swept:
+        labels = [job.overrides.get(experiment.swept, f"job {job.name}") for job in jobs]
+        return ", ".join(f"{label} {v:.3f}" for label, v in zip(labels, values, strict=True)), inside
     return f"{experiment.metric} {values[0]:.3f}", inside
 
 

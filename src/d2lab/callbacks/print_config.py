@@ -14,8 +14,8 @@ class PrintConfig(L.Callback):
 
     def __init__(self, cfg: DictConfig, folder: str | Path) -> None:
         self.cfg, self.folder = cfg, folder
-        # ddp_spawn copies callbacks into each stage's workers, so `printed` alone cannot tell the test it was done
         self.printed = False
+        # ddp_spawn copies callbacks into each stage's workers, so `printed` alone cannot tell the test it was done
         self.trains = cfg.get("train", True) is not False
 
     def print_once(self, trainer: L.Trainer) -> None:
