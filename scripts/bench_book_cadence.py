@@ -19,7 +19,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from d2lab.report_jobs import load_jobs
+from d2lab.report.jobs import load_jobs
 
 REPO = Path(__file__).resolve().parents[1]
 SWEEP = ["-m", "d2lab.train", "experiment=d2l_minibatch_sgd"]

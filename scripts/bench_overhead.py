@@ -67,7 +67,7 @@ class BareModule(L.LightningModule):
 
 
 def bare_epoch_seconds(batch_size: int, epochs: int, seed: int = 0) -> float:
-    from d2lab.run_record import quiet_lightning
+    from d2lab.job.record import quiet_lightning
 
     quiet_lightning()
     torch.manual_seed(seed)

@@ -19,8 +19,8 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from d2lab.report_jobs import Job, load_jobs, read_metrics
-from d2lab.report_plots import run_figure
+from d2lab.report.jobs import Job, load_jobs, read_metrics
+from d2lab.report.plots import run_figure
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED_RAW = REPO.parent / "shared" / "data" / "FashionMNIST" / "raw"

@@ -9,7 +9,7 @@ import time
 
 import lightning as L
 
-from d2lab.slurm_requeue import in_slurm_job, restart_count
+from d2lab.job.slurm_requeue import in_slurm_job, restart_count
 
 
 class RequeueAt(L.Callback):

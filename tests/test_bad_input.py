@@ -8,9 +8,9 @@ import pytest
 import torch
 from hydra.utils import instantiate
 
-from d2lab.config_checks import check_config
+from d2lab.checks.config import check_config
+from d2lab.checks.library_errors import explained
 from d2lab.errors import ConfigError
-from d2lab.library_errors import explained
 from d2lab.paths import config_dir
 from tests.conftest import read_metrics, run_cli
 

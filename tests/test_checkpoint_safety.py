@@ -9,8 +9,8 @@ import pytest
 import torch
 from hydra.utils import instantiate
 
-from d2lab.checkpoints import AtomicCheckpointIO, check_fits, check_resumable, read_checkpoint
 from d2lab.errors import ConfigError
+from d2lab.job.checkpoints import AtomicCheckpointIO, check_fits, check_resumable, read_checkpoint
 from tests.conftest import compose_config, read_metrics, run_cli
 
 AIRFOIL = ("data=airfoil", "trainer.max_epochs=1", "~logger")

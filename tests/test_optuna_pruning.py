@@ -12,8 +12,8 @@ import pytest
 import yaml
 from optuna.trial import TrialState
 
-from d2lab.optuna_study import open_storage
-from d2lab.report_study import study_plots
+from d2lab.report.study import study_plots
+from d2lab.sweeps.optuna_study import open_storage
 from tests.conftest import read_metrics, run_cli
 
 REPO = Path(__file__).resolve().parents[1]

@@ -7,7 +7,7 @@ import optuna
 import pytest
 from optuna.trial import TrialState
 
-from d2lab.optuna_study import open_storage
+from d2lab.sweeps.optuna_study import open_storage
 from tests.conftest import read_metrics, run_cli
 from tests.test_sweep_resume import interrupt
 

@@ -10,7 +10,7 @@ import optuna
 import pytest
 from optuna.trial import TrialState
 
-from d2lab.optuna_study import open_storage
+from d2lab.sweeps.optuna_study import open_storage
 from tests.conftest import read_metrics
 
 REPO = Path(__file__).resolve().parents[1]

@@ -8,12 +8,12 @@ import torch
 from omegaconf import OmegaConf
 
 from d2lab.errors import DivergedError
+from d2lab.job.record import guarded_run
 from d2lab.optim.newton import Newton
 from d2lab.paths import config_dir
 from d2lab.playground.compare import is_playground_sweep
 from d2lab.playground.compare import main as compare_main
 from d2lab.playground.run import play
-from d2lab.run_record import guarded_run
 from tests.conftest import read_metrics, run_cli
 
 PNG = b"\x89PNG\r\n\x1a\n"

@@ -128,7 +128,7 @@ def test_sweep_returns_its_jobs_summary_and_seed_groups_and_load_reopens_it(tmp_
 
 
 def test_provenance_is_null_outside_a_git_checkout(tmp_path):
-    from d2lab.provenance import checkout_version
+    from d2lab.job.provenance import checkout_version
 
     assert checkout_version(tmp_path) == {"git_commit": None, "git_dirty": None}
     assert checkout_version(REPO)["git_commit"] is not None

@@ -16,10 +16,10 @@ from pathlib import Path
 import pytest
 import yaml
 
-from d2lab.report import report
-from d2lab.report_groups import group_table, has_seed_groups, in_group_order
-from d2lab.report_jobs import Job, load_jobs
-from d2lab.report_plots import cell_text, grid_keys, group_series, plot_heatmap
+from d2lab.report.groups import group_table, has_seed_groups, in_group_order
+from d2lab.report.jobs import Job, load_jobs
+from d2lab.report.plots import cell_text, grid_keys, group_series, plot_heatmap
+from d2lab.report.write import report
 from tests.conftest import read_metrics, run_cli
 
 

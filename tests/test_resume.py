@@ -10,7 +10,7 @@ import lightning as L
 import pytest
 import torch
 
-from d2lab.checkpoints import AtomicCheckpointIO
+from d2lab.job.checkpoints import AtomicCheckpointIO
 from tests.conftest import REPO, read_metrics, run_cli
 
 pytestmark = pytest.mark.slow
@@ -74,7 +74,7 @@ def test_a_kill_while_saving_leaves_the_previous_checkpoint_whole(tmp_path):
     AtomicCheckpointIO().save_checkpoint({"step": 1, "w": torch.zeros(3)}, path)
     # A real process writes a ~400 MB checkpoint over it and is SIGKILLed mid-write.
     code = (
-        "import torch, sys; from d2lab.checkpoints import AtomicCheckpointIO; "
+        "import torch, sys; from d2lab.job.checkpoints import AtomicCheckpointIO; "
         "AtomicCheckpointIO().save_checkpoint({'step': 2, 'w': torch.ones(100_000_000)}, sys.argv[1])"
     )
     writer = subprocess.Popen([sys.executable, "-c", code, str(path)])
@@ -125,7 +125,7 @@ class InterruptAt(L.Callback):
 
 def test_ctrl_c_inside_a_grouped_step_resumes_exactly(tmp_path):
     # At batch 10 a grouped step holds a whole airfoil epoch of 150 optimizer steps; stop at step 220 of 450.
-    from d2lab.run_record import guarded_run
+    from d2lab.job.record import guarded_run
     from d2lab.train import train
     from tests.conftest import compose_config
 

@@ -5,7 +5,7 @@ import sys
 
 from omegaconf import OmegaConf
 
-from d2lab.run_imports import target_modules
+from d2lab.job.imports import target_modules
 from tests.conftest import REPO
 
 CHECK = """
@@ -13,8 +13,8 @@ import gc, json
 passes = []
 gc.callbacks.append(lambda phase, info: phase == "start" and passes.append(info["generation"]))
 from omegaconf import OmegaConf
-from d2lab.run_imports import import_for_run
-from d2lab.run_record import from_python
+from d2lab.job.imports import import_for_run
+from d2lab.job.record import from_python
 cfg = OmegaConf.create({"model": {"_target_": "d2lab.models.linear.LinearNet"}, "logger": {"_target_": "no.such.Mod"}})
 token = from_python.set(FROM_PYTHON)
 passes.clear()

@@ -147,7 +147,7 @@ def test_three_slurm_jobs_share_one_search_and_complete_exactly_n_trials(tmp_pat
     import optuna
     from optuna.trial import TrialState
 
-    from d2lab.optuna_study import open_storage
+    from d2lab.sweeps.optuna_study import open_storage
 
     journal = tmp_path / "study.journal"
     search = ("hparams_search=airfoil_optuna", "hydra.sweeper.n_trials=9", "trainer.max_epochs=1", "logger=csv",

@@ -10,7 +10,7 @@ import pytest
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 from tensorboard.plugins.hparams import plugin_data_pb2
 
-from d2lab.report import main, newest_sweep, report
+from d2lab.report.write import main, newest_sweep, report
 from tests.conftest import read_metrics, run_cli
 
 # lr 50 diverges; batch size 0 is a config error, so those jobs fail before training.

@@ -16,7 +16,7 @@ import pytest
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 from tensorboard.plugins.hparams import plugin_data_pb2
 
-from d2lab.tensorboard_hparams import run_name
+from d2lab.sweeps.tensorboard_hparams import run_name
 from tests.conftest import read_metrics, run_cli
 
 REPO = Path(__file__).resolve().parents[1]

@@ -136,8 +136,8 @@ def test_wandb_is_offline_and_a_single_run_has_no_group(compose_cfg):
 
 @pytest.mark.parametrize("preset", ["mlflow", "wandb", "all"])
 def test_a_tracker_not_installed_is_refused_with_how_to_install_it(compose_cfg, monkeypatch, preset):
-    from d2lab.build import build_run
     from d2lab.errors import ConfigError
+    from d2lab.job.build import build_run
 
     package = "wandb" if preset == "wandb" else "mlflow"
     monkeypatch.setitem(sys.modules, package, None)  # `import <package>` now raises ImportError, as if absent

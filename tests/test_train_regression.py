@@ -5,7 +5,7 @@ import math
 import pytest
 from hydra.errors import HydraException
 
-from d2lab.run_record import guarded_run
+from d2lab.job.record import guarded_run
 from d2lab.train import train
 from tests.conftest import read_metrics
 

@@ -1,7 +1,7 @@
 """Lightning's Trainer flags mean what Lightning's docs say on every task, counted in minibatches and optimizer steps.
 
 Regression runs group minibatches into one Lightning step (data.steps_per_call=auto); a flag counted in batches
-switches the run to one minibatch per step (see d2lab.fast_path), so the counts below are the same for both tasks.
+switches the run to one minibatch per step (see d2lab.tasks.fast_path), so the counts below are the same for both tasks.
 """
 
 import csv
@@ -233,7 +233,7 @@ def test_an_epoch_without_validation_keeps_the_lr_it_trained_with(train_cfg):
 
 
 def test_mid_epoch_validations_are_plotted_at_their_fraction_of_the_epoch(train_cfg):
-    from d2lab.report_plots import curve_points
+    from d2lab.report.plots import curve_points
 
     summary, _ = train_cfg("data=airfoil", *QUIET, "~logger", "+trainer.val_check_interval=50")
     xs = [x for x, _, _ in curve_points(summary["history"], "val/loss")]

@@ -189,8 +189,9 @@ def run(*overrides: str, **options: object) -> Run:
     from hydra.types import HydraContext, RunMode
     from omegaconf import OmegaConf, open_dict
 
-    from d2lab import provenance, train
-    from d2lab.run_record import from_python
+    from d2lab import train
+    from d2lab.job import provenance
+    from d2lab.job.record import from_python
 
     args = as_overrides(overrides, options, "run")
     with composed(args, "run") as cfg:

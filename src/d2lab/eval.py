@@ -10,13 +10,13 @@ import hydra
 from omegaconf import DictConfig, OmegaConf
 
 import d2lab.resolvers  # noqa: F401  (registers ${len:...})
-from d2lab.build import build_run
-from d2lab.checkpoints import check_fits, read_checkpoint, resolve_ckpt_path
+from d2lab.checks.library_errors import refused_by_lightning
 from d2lab.errors import check_choice
-from d2lab.library_errors import refused_by_lightning
+from d2lab.job.build import build_run
+from d2lab.job.checkpoints import check_fits, read_checkpoint, resolve_ckpt_path
+from d2lab.job.imports import import_for_run
+from d2lab.job.record import guarded_run, quiet_lightning
 from d2lab.paths import config_dir
-from d2lab.run_imports import import_for_run
-from d2lab.run_record import guarded_run, quiet_lightning
 
 EVAL_ONLY = ("ckpt_path", "train_task_name", "predict", "predict_format", "task_name")
 

@@ -12,8 +12,8 @@ import pandas as pd
 from matplotlib.figure import Figure
 from omegaconf import DictConfig, OmegaConf
 
-from d2lab.report_jobs import Job, best_value, load_jobs, parse_overrides, read_metrics
-from d2lab.sweep_state import job_status
+from d2lab.report.jobs import Job, best_value, load_jobs, parse_overrides, read_metrics
+from d2lab.sweeps.state import job_status
 
 
 class Run:
@@ -58,7 +58,7 @@ class Run:
 
     def plot(self) -> Figure:
         """The run's train and val curves against epoch, as the live plot draws them."""
-        from d2lab.report_plots import run_figure
+        from d2lab.report.plots import run_figure
 
         return run_figure(self.metrics.get("history") or [], title=str(self.dir))
 
@@ -85,7 +85,7 @@ class Sweep:
 
     @property
     def summary(self) -> pd.DataFrame:
-        from d2lab.report import monitor_and_mode, override_keys, sort_jobs, table
+        from d2lab.report.write import monitor_and_mode, override_keys, sort_jobs, table
 
         jobs = self.job_records()
         if not jobs:
@@ -95,8 +95,8 @@ class Sweep:
 
     @property
     def groups(self) -> pd.DataFrame | None:
-        from d2lab.report import metric_keys, monitor_and_mode, override_keys
-        from d2lab.report_groups import group_table, has_seed_groups
+        from d2lab.report.groups import group_table, has_seed_groups
+        from d2lab.report.write import metric_keys, monitor_and_mode, override_keys
 
         jobs = self.job_records()
         varying = override_keys(jobs, varying_only=True)
@@ -108,9 +108,9 @@ class Sweep:
     def plot(self, curve: str = "val/loss") -> Figure:
         """Every job's curve (or each seed group's mean with its band) against epoch and wall time, as
         `d2lab.report` draws loss_curves.png."""
-        from d2lab.report import monitor_and_mode, override_keys, sort_jobs
-        from d2lab.report_groups import group_keys, has_seed_groups
-        from d2lab.report_plots import curves_figure, group_series, job_series
+        from d2lab.report.groups import group_keys, has_seed_groups
+        from d2lab.report.plots import curves_figure, group_series, job_series
+        from d2lab.report.write import monitor_and_mode, override_keys, sort_jobs
 
         jobs = self.job_records()
         _, mode = monitor_and_mode(jobs) if jobs else ("", "min")
@@ -122,7 +122,7 @@ class Sweep:
 
     def report(self, curve: str = "val/loss") -> list[Path]:
         """`python -m d2lab.report` on this folder: summary.md/.csv, groups, pictures; returns their paths."""
-        from d2lab.report import report
+        from d2lab.report.write import report
 
         return report(self.dir, curve)
 

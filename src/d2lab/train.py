@@ -14,16 +14,16 @@ import hydra
 from omegaconf import DictConfig, OmegaConf
 
 import d2lab.resolvers  # noqa: F401  (registers ${len:...})
-from d2lab.build import build_run
-from d2lab.checkpoints import TEST_CHECKPOINTS, check_resumable, checkpoint_to_test, resolve_ckpt_path
+from d2lab.checks.library_errors import refused_by_lightning
 from d2lab.errors import check_choice
-from d2lab.library_errors import refused_by_lightning
+from d2lab.job.build import build_run
+from d2lab.job.checkpoints import TEST_CHECKPOINTS, check_resumable, checkpoint_to_test, resolve_ckpt_path
+from d2lab.job.imports import import_for_run
+from d2lab.job.provenance import device_name, provenance
+from d2lab.job.record import freeze_what_outlives_the_job, guarded_run, is_multirun, quiet_lightning
+from d2lab.job.slurm_requeue import in_slurm_job, requeued_resume_point, restart_count
+from d2lab.job.trackers import finish_wandb_run
 from d2lab.paths import config_dir
-from d2lab.provenance import device_name, provenance
-from d2lab.run_imports import import_for_run
-from d2lab.run_record import freeze_what_outlives_the_job, guarded_run, is_multirun, quiet_lightning
-from d2lab.slurm_requeue import in_slurm_job, requeued_resume_point, restart_count
-from d2lab.trackers import finish_wandb_run
 
 log = logging.getLogger("d2lab")
 
@@ -49,11 +49,11 @@ def flat_hparams(cfg: DictConfig) -> dict[str, object]:
 
 def log_to_trackers(cfg: DictConfig, trainer, monitor: str, summary: dict) -> None:
     """The run's compared hyperparameters, and the final numbers that have no curve (its clocks), into every
-    logger; TensorBoard also gets the run's HParams session (tensorboard_hparams.py)."""
+    logger; TensorBoard also gets the run's HParams session (sweeps/tensorboard_hparams.py)."""
     from hydra.core.hydra_config import HydraConfig
     from lightning.pytorch.loggers import TensorBoardLogger
 
-    from d2lab.tensorboard_hparams import compared_hparams, log_run_hparams, session_group
+    from d2lab.sweeps.tensorboard_hparams import compared_hparams, log_run_hparams, session_group
 
     hydra_cfg = HydraConfig.get() if HydraConfig.initialized() else None
     overrides = list(hydra_cfg.overrides.task) if hydra_cfg else []

@@ -4,7 +4,7 @@ import time
 
 import lightning as L
 
-from d2lab.process_clock import seconds_since_process_start
+from d2lab.job.process_clock import seconds_since_process_start
 
 
 class RunHistory(L.Callback):

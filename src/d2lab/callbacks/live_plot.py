@@ -15,7 +15,7 @@ from typing import Any
 import lightning as L
 
 from d2lab.jupyter import in_notebook
-from d2lab.report_plots import run_figure, update_run_figure
+from d2lab.report.plots import run_figure, update_run_figure
 
 
 class LivePlot(L.Callback):

@@ -5,7 +5,7 @@ from pathlib import Path
 import lightning as L
 from omegaconf import DictConfig
 
-from d2lab.config_tree import print_config
+from d2lab.job.config_tree import print_config
 
 
 class PrintConfig(L.Callback):

@@ -14,8 +14,8 @@ from pathlib import Path
 import hydra
 from omegaconf import DictConfig
 
+from d2lab.job.record import guarded_run
 from d2lab.paths import config_dir
-from d2lab.run_record import guarded_run
 
 log = logging.getLogger("d2lab")
 

@@ -24,7 +24,7 @@ def _fmt(values: list[float]) -> str:
 class RegressionTask(Task):
     """Logs ½·MSE as `loss` and plain `mse`. A net with `manual_grad=True` is trained without autograd.
 
-    Two ways through a training step, chosen before fit by `d2lab.fast_path`:
+    Two ways through a training step, chosen before fit by `d2lab.tasks.fast_path`:
     - grouped (`data.steps_per_call` > 1): each batch is a list of consecutive minibatches, and the step runs
       one exact optimizer step per minibatch under manual optimization: Lightning's per-step cost is paid once
       per group, and the parameters equal a plain PyTorch loop's bit for bit;
@@ -36,7 +36,7 @@ class RegressionTask(Task):
         super().__init__(net, optimizer, scheduler, **kwargs)
         self.manual_grad = getattr(net, "manual_grad", False)
         self.automatic_optimization = not self.manual_grad
-        self.plain_backward = False  # may autograd's backward stand in for manual_backward? (d2lab.fast_path)
+        self.plain_backward = False  # may autograd's backward stand in for manual_backward? (d2lab.tasks.fast_path)
         self.fit_report: dict[str, object] = {}
         self.weights_cache: dict[tuple, Tensor] = {}
 

@@ -25,7 +25,7 @@ from hydra.plugins.launcher import Launcher
 from hydra.types import HydraContext, TaskFunction
 from omegaconf import DictConfig, open_dict
 
-from d2lab.run_imports import import_modules, target_modules
+from d2lab.job.imports import import_modules, target_modules
 
 log = logging.getLogger(__name__)
 

@@ -90,8 +90,8 @@ class RecordingSlurmLauncher(SlurmLauncher):
 
 def record_death(job_dir: Path, reason: str, stderr: str) -> None:
     """The job's metrics.json says failed, and why, unless the job itself wrote an outcome before it died."""
-    from d2lab.run_record import write_metrics
-    from d2lab.sweep_state import read_json
+    from d2lab.job.record import write_metrics
+    from d2lab.sweeps.state import read_json
 
     record = read_json(job_dir / "metrics.json")
     if record.get("status") not in (None, "running"):

@@ -2,7 +2,7 @@
 
 It expands `a=1,2 b=x,y` into the same jobs, in the same order, as Hydra's basic sweeper (whose class lives
 in `hydra._internal`, so it is not extended here). Run into a sweep folder that already holds jobs
-(`hydra.sweep.dir=<that folder>`), it skips the jobs already finished (see d2lab/sweep_state.py), runs the
+(`hydra.sweep.dir=<that folder>`), it skips the jobs already finished (see d2lab/sweeps/state.py), runs the
 others again in their own folders from their newest checkpoint, and gives jobs it has not seen before new
 numbers after the existing ones, so no folder is overwritten. `hydra.sweeper.resume=false` runs every job
 again, numbered after the existing ones.
@@ -88,8 +88,8 @@ class GridSweeper(Sweeper):
             return self.run_sweep(arguments)
 
     def run_sweep(self, arguments: list[str]) -> list[list[JobReturn]]:
-        from d2lab.sweep_state import write_sweep_status
-        from d2lab.tensorboard_hparams import write_sweep_experiment
+        from d2lab.sweeps.state import write_sweep_status
+        from d2lab.sweeps.tensorboard_hparams import write_sweep_experiment
 
         # Config params first, so the command line can replace any of them (as Hydra's basic sweeper does).
         params = [f"{k}={v}" for k, v in self.params.items()] + list(arguments)

@@ -5,7 +5,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from d2lab.sweep_state import FINISHED, JobFolder, job_folders, job_key, resume_overrides
+from d2lab.sweeps.state import FINISHED, JobFolder, job_folders, job_key, resume_overrides
 
 
 @dataclass

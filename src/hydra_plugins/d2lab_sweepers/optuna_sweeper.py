@@ -7,7 +7,7 @@ This sweeper keeps its config shape (`sampler`, `direction`, `n_trials`, `n_jobs
 
 Each trial is an ordinary Hydra job, numbered with its trial's number: it composes the configs with its
 overrides, runs through whatever launcher is configured (basic or joblib) and writes its own folder. The
-study is kept in a storage the jobs open too (d2lab/optuna_study.py): a job reports its monitored metric at
+study is kept in a storage the jobs open too (d2lab/sweeps/optuna_study.py): a job reports its monitored metric at
 each validation and stops when the pruner says so. The sweeper reads each job's outcome from its
 `metrics.json`: ok is told as the value, pruned as PRUNED, failed or diverged as FAIL, and the search goes on.
 
@@ -114,9 +114,9 @@ class OptunaSweeper(Sweeper):
         import optuna
 
         from d2lab.errors import ConfigError
-        from d2lab.optuna_study import OWNER_ATTR, ask_lock, describe_storage, open_storage
-        from d2lab.sweep_state import owner, write_sweep_status
-        from d2lab.tensorboard_hparams import write_sweep_experiment
+        from d2lab.sweeps.optuna_study import OWNER_ATTR, ask_lock, describe_storage, open_storage
+        from d2lab.sweeps.state import owner, write_sweep_status
+        from d2lab.sweeps.tensorboard_hparams import write_sweep_experiment
         from hydra_plugins.d2lab_sweepers.launch_plan import interrupted_hint
         from hydra_plugins.d2lab_sweepers.search_space import parse_search_space
 
@@ -198,15 +198,15 @@ class OptunaSweeper(Sweeper):
         """Trials still RUNNING whose sweeper process is gone; a live sweeper's trials are left to it."""
         from optuna.trial import TrialState
 
-        from d2lab.optuna_study import OWNER_ATTR
-        from d2lab.sweep_state import is_alive
+        from d2lab.sweeps.optuna_study import OWNER_ATTR
+        from d2lab.sweeps.state import is_alive
 
         running = study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))
         return [t for t in running if not is_alive(t.user_attrs.get(OWNER_ATTR, {}))]
 
     def ask(self, study: Any, space: dict) -> Any:
-        from d2lab.optuna_study import JOB_DIR_ATTR, OWNER_ATTR
-        from d2lab.sweep_state import owner
+        from d2lab.sweeps.optuna_study import JOB_DIR_ATTR, OWNER_ATTR
+        from d2lab.sweeps.state import owner
 
         trial = study.ask(space)
         trial.set_user_attr(OWNER_ATTR, owner())
@@ -215,8 +215,8 @@ class OptunaSweeper(Sweeper):
 
     def overrides(self, trial: Any) -> list[str]:
         """The trial's job: the fixed overrides and its parameters, resumed from the checkpoint it left."""
-        from d2lab.optuna_study import JOB_DIR_ATTR
-        from d2lab.sweep_state import JobFolder, resume_overrides
+        from d2lab.sweeps.optuna_study import JOB_DIR_ATTR
+        from d2lab.sweeps.state import JobFolder, resume_overrides
         from hydra_plugins.d2lab_sweepers.search_space import trial_overrides
 
         overrides = self.fixed + trial_overrides(trial.params)
@@ -226,8 +226,8 @@ class OptunaSweeper(Sweeper):
     def launch(self, study: Any, trials: list) -> list[JobReturn]:
         from optuna.trial import TrialState
 
-        from d2lab.optuna_study import JOB_DIR_ATTR
-        from d2lab.sweep_state import read_json
+        from d2lab.sweeps.optuna_study import JOB_DIR_ATTR
+        from d2lab.sweeps.state import read_json
         from hydra_plugins.d2lab_sweepers.launch_plan import LaunchPlan
 
         plan = LaunchPlan(launch=sorted((t.number, self.overrides(t)) for t in trials))
@@ -260,7 +260,7 @@ class OptunaSweeper(Sweeper):
         """Write optimization_results.yaml (and the best job's full config) into the sweep folder."""
         from optuna.trial import TrialState
 
-        from d2lab.optuna_study import JOB_DIR_ATTR, describe_storage
+        from d2lab.sweeps.optuna_study import JOB_DIR_ATTR, describe_storage
         from hydra_plugins.d2lab_sweepers.search_space import trial_overrides
 
         trials = self.counted_trials(study)

@@ -19,7 +19,7 @@ from d2lab.errors import ConfigError
 def sweep_group(sweep_dir: str) -> str | None:
     """The W&B group of a multirun's jobs: the sweep folder's name (its stamp, or what hydra.sweep.dir named).
     A single run also resolves hydra.sweep.dir, to a folder that is never made, so it gets no group."""
-    from d2lab.run_record import is_multirun
+    from d2lab.job.record import is_multirun
 
     return Path(sweep_dir).name if is_multirun() else None
 
@@ -27,7 +27,7 @@ def sweep_group(sweep_dir: str) -> str | None:
 def run_label(overrides: str) -> str | None:
     """A run's name in MLflow and W&B: its overrides, as in TensorBoard. A run without any gets the tracker's own
     name (MLflow's SQLite store fails on an empty one: it stores the empty name and its own, and they clash)."""
-    from d2lab.tensorboard_hparams import run_name
+    from d2lab.sweeps.tensorboard_hparams import run_name
 
     return run_name(overrides) or None
 

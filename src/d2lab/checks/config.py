@@ -5,7 +5,7 @@ model fits the data, whether every interpolation resolves, the ranges of the val
 each `_target_`'s signature asks for, and whether the accelerator exists here. Each refusal is one ConfigError
 that names the key, the bad value and what is valid.
 
-What only a library can tell (a strategy's name, how many GPUs there are) is left to `d2lab.library_errors`.
+What only a library can tell (a strategy's name, how many GPUs there are) is left to `d2lab.checks.library_errors`.
 """
 
 import importlib

@@ -12,7 +12,7 @@ bit for bit.
 import os
 from pathlib import Path
 
-from d2lab.checkpoints import newest_resume_point
+from d2lab.job.checkpoints import newest_resume_point
 
 
 def restart_count() -> int:

@@ -14,7 +14,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from d2lab.checkpoints import newest_resume_point
+from d2lab.job.checkpoints import newest_resume_point
 
 FINISHED = ("ok", "diverged", "pruned")
 RESUME_KEY = "ckpt_path"  # added by the sweeper to resume a job; not part of what the job is

@@ -19,11 +19,11 @@ from pathlib import Path
 
 from omegaconf import DictConfig
 
-from d2lab.checkpoints import newest_resume_point
 from d2lab.errors import D2LabError, DivergedError, TrialPruned, find_user_error
-from d2lab.provenance import provenance
-from d2lab.slurm_requeue import in_slurm_job
-from d2lab.sweep_state import owner
+from d2lab.job.checkpoints import newest_resume_point
+from d2lab.job.provenance import provenance
+from d2lab.job.slurm_requeue import in_slurm_job
+from d2lab.sweeps.state import owner
 
 log = logging.getLogger("d2lab")
 

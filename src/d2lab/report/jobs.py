@@ -11,7 +11,7 @@ from pathlib import Path
 
 import yaml
 
-from d2lab.sweep_state import job_status
+from d2lab.sweeps.state import job_status
 
 
 @dataclass

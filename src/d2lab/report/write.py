@@ -23,11 +23,11 @@ from pathlib import Path
 
 import yaml
 
-from d2lab.report_groups import group_keys, in_group_order, write_groups
-from d2lab.report_jobs import Job, load_jobs, short
-from d2lab.report_plots import grid_keys, group_series, job_series, plot_curves, plot_heatmap
-from d2lab.report_study import study_plots
-from d2lab.sweep_state import is_alive, read_json
+from d2lab.report.groups import group_keys, in_group_order, write_groups
+from d2lab.report.jobs import Job, load_jobs, short
+from d2lab.report.plots import grid_keys, group_series, job_series, plot_curves, plot_heatmap
+from d2lab.report.study import study_plots
+from d2lab.sweeps.state import is_alive, read_json
 
 TIME_KEYS = ("time/fit_s", "time/epoch_s")
 STATUSES = ("ok", "diverged", "failed", "pruned", "interrupted", "running", "missing")

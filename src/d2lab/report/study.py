@@ -18,7 +18,7 @@ if "ipykernel" not in sys.modules:  # files only, headless; a notebook keeps the
     matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
-from d2lab.sweep_state import read_json  # noqa: E402
+from d2lab.sweeps.state import read_json  # noqa: E402
 
 log = logging.getLogger(__name__)
 
@@ -30,7 +30,7 @@ def load_study(sweep_dir: Path) -> Any:
         return None
     import optuna
 
-    from d2lab.optuna_study import open_storage
+    from d2lab.sweeps.optuna_study import open_storage
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     try:

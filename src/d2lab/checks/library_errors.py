@@ -17,7 +17,7 @@ from pathlib import Path
 from omegaconf import DictConfig, ListConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
-from d2lab.config_checks import choice_name, first_line, shown
+from d2lab.checks.config import choice_name, first_line, shown
 from d2lab.errors import ConfigError, find_user_error
 
 

@@ -12,7 +12,7 @@ from matplotlib.colors import LogNorm, Normalize
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
-from d2lab.report_jobs import Job, as_number, short
+from d2lab.report.jobs import Job, as_number, short
 
 # Figures are built with matplotlib's object API, not pyplot: a file needs no display (headless sweeps, CI), and
 # a notebook shows the Figure that d2lab.load(...).plot() returns, once, whatever backend it uses.

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from d2lab.report_jobs import Job, short
+from d2lab.report.jobs import Job, short
 
 SEED = "seed"
 OTHER_STATUSES = ("diverged", "failed", "pruned", "interrupted", "running", "missing")

@@ -61,6 +61,6 @@ def import_modules(names: Iterable[str], freeze: bool) -> None:
 
 def import_for_run(cfg: DictConfig) -> None:
     """Everything a run of `cfg` will import, before it starts (nothing to do from its sweep's second job on)."""
-    from d2lab.run_record import from_python
+    from d2lab.job.record import from_python
 
     import_modules([*RUN_MODULES, *target_modules(cfg)], freeze=not from_python.get())

@@ -9,10 +9,10 @@ from typing import TYPE_CHECKING
 
 from omegaconf import DictConfig
 
-from d2lab.config_checks import check_config
+from d2lab.checks.config import check_config
+from d2lab.checks.library_errors import explained
+from d2lab.job.trackers import check_trackers
 from d2lab.jupyter import live_plot_wanted
-from d2lab.library_errors import explained
-from d2lab.trackers import check_trackers
 
 if TYPE_CHECKING:  # Lightning takes seconds to import: `--help` and config errors should not wait for it
     import lightning as L
@@ -69,8 +69,8 @@ def build_run(
     from d2lab.callbacks.optuna_pruning import OptunaPruning
     from d2lab.callbacks.spawned_ddp_exit import LeaveProcessGroupTogether
     from d2lab.callbacks.step_progress import StepProgressBar
-    from d2lab.fast_path import choose_steps_per_call
-    from d2lab.optuna_study import job_trial
+    from d2lab.sweeps.optuna_study import job_trial
+    from d2lab.tasks.fast_path import choose_steps_per_call
 
     check_config(cfg)
     L.seed_everything(cfg.seed, workers=True, verbose=False)

@@ -1,0 +1,3 @@
+from d2lab.report.write import main
+
+main()
