@@ -315,6 +315,24 @@ def section_sweeps(repeats: int) -> str:
     )
 
 
+def section_search(repeats: int) -> str:
+    from bench_search import measure, table
+
+    return "\n".join(
+        [
+            "## An Optuna search on one machine: airfoil, 3 epochs a trial",
+            "",
+            "`python -m d2lab.train hparams_search=airfoil_optuna hydra.sweeper.n_trials=N` with the basic launcher "
+            "and with `hydra/launcher=parallel hydra.launcher.n_jobs=2`, which keeps two trials running on two "
+            "warm workers, asking Optuna for the next trial as soon as one ends (`python scripts/bench_search.py`). "
+            "Clocks as in the sweeps section; the gaps are each worker's idle seconds between one trial's "
+            "metrics.json and its next trial's config.",
+            "",
+            table(measure([40, 100], repeats)[""]),
+        ]
+    )
+
+
 def section_book(repeats: int) -> str:
     from bench_book_cadence import measure, table
 
@@ -390,7 +408,9 @@ def section_live_plot(data_dir: str, repeats: int) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    sections = ["a", "costs", "b", "c", "startup", "pruning", "sweeps", "book", "animator", "slurm", "live_plot"]
+    sections = [
+        "a", "costs", "b", "c", "startup", "pruning", "sweeps", "search", "book", "animator", "slurm", "live_plot"
+    ]  # fmt: skip
     parser.add_argument("--sections", nargs="+", default=sections, choices=sections)
     parser.add_argument("--quick", action="store_true", help="fewer repeats; on CPU, (c) for BN-LeNet only")
     parser.add_argument(
@@ -430,6 +450,8 @@ def main() -> None:
             text = section_pruning(args.data_dir, trials=10 if args.quick else 40)
         elif name == "sweeps":
             text = section_sweeps(repeats)
+        elif name == "search":
+            text = section_search(args.repeats or 1)
         elif name == "book":
             text = section_book(repeats)
         elif name == "animator":

@@ -4,8 +4,10 @@ Looked up once per process: a sweep's jobs share them, and the git calls are the
 """
 
 import functools
+import os
 import platform
 import shlex
+import socket
 import subprocess
 import sys
 from importlib import metadata
@@ -89,5 +91,7 @@ def device_name(device: object) -> str:
 
 
 def provenance() -> dict[str, object]:
-    """metrics.json's `provenance`; `device` is filled in once the Trainer has chosen it."""
-    return {**code_version(), "versions": versions(), "device": None, "command": command_line()}
+    """metrics.json's `provenance`; `device` is filled in once the Trainer has chosen it. `host` and `pid` name the
+    process that ran the job (a sweep's worker, under a parallel launcher)."""
+    process = {"host": socket.gethostname(), "pid": os.getpid()}
+    return {**code_version(), "versions": versions(), "device": None, "command": command_line(), **process}

@@ -6,6 +6,10 @@ with `preload` and the modules of the `_target_`s in the sweep's config, and for
 with everything imported. A job runs in a worker as it does in joblib's: Hydra composes its config there and
 runs it with `run_job`.
 
+The workers stay for the launcher's life: a sweeper that launches in batches (the grid's `max_batch_size`) reuses
+them, and one that keeps `n_jobs` jobs running (the Optuna sweeper) hands each job over with `submit` as soon as
+a worker is free, with no barrier between batches and no new pool.
+
 Each job's torch gets its share of the cores, cores // n_jobs threads (joblib's rule for loky's workers), unless
 OMP_NUM_THREADS, in the environment or in `hydra.job.env_set`, says how many.
 """
@@ -16,7 +20,7 @@ import multiprocessing
 import os
 import sys
 from collections.abc import Sequence
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor
 from pathlib import Path
 
 from hydra.core.hydra_config import HydraConfig
@@ -89,26 +93,27 @@ class ParallelLauncher(Launcher):
                               "for one per core.")  # fmt: skip
         self.n_jobs = n_jobs
         self.preload = list(preload)
+        self.pool: ProcessPoolExecutor | None = None
 
     def setup(self, *, hydra_context: HydraContext, task_function: TaskFunction, config: DictConfig) -> None:
         self.hydra_context, self.task_function, self.config = hydra_context, task_function, config
 
-    def launch(self, job_overrides: Sequence[Sequence[str]], initial_job_idx: int) -> Sequence[JobReturn]:
+    def jobs_at_once(self) -> int:
+        return self.n_jobs if self.n_jobs > 0 else max(cores() + 1 + self.n_jobs, 1)  # joblib's -1, -2, ...
+
+    def start(self, jobs: int) -> None:
+        """Fork the workers, at most one per job of `jobs` planned, unless they are running already."""
         from d2lab.errors import ConfigError
 
         global _launcher
+        if self.pool is not None:
+            return
         if "fork" not in multiprocessing.get_all_start_methods():
             raise ConfigError("hydra/launcher=parallel forks its workers, which this system cannot do: use "
                               "hydra/launcher=joblib.")  # fmt: skip
-        n_jobs = self.n_jobs if self.n_jobs > 0 else max(cores() + 1 + self.n_jobs, 1)  # joblib's -1, -2, ...
-        workers = min(n_jobs, len(job_overrides))
         setup_globals()
         configure_log(self.config.hydra.hydra_logging, self.config.hydra.verbose)
-        sweep_dir = Path(str(self.config.hydra.sweep.dir))
-        sweep_dir.mkdir(parents=True, exist_ok=True)
-        log.info(f"Launching {len(job_overrides)} jobs in {workers} processes forked from this one, into {sweep_dir}")
-        for idx, overrides in enumerate(job_overrides):
-            log.info(f"\t#{initial_job_idx + idx} : {' '.join(filter_overrides(overrides))}")
+        Path(str(self.config.hydra.sweep.dir)).mkdir(parents=True, exist_ok=True)
         import_modules([*self.preload, *target_modules(self.config)], freeze=False)  # frozen below, after the check
         if "torch" in sys.modules and sys.modules["torch"].cuda.is_initialized():
             raise ConfigError("CUDA is initialized in the sweep's process, so workers forked from it cannot use the "
@@ -117,14 +122,27 @@ class ParallelLauncher(Launcher):
         # Python's recipe for forked workers (gc.freeze): what lives now is moved out of the collector's sight,
         # so the workers' collections (and this process's exit) do not walk torch's and Lightning's objects.
         gc.freeze()
-        pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork"))
+        workers = min(self.jobs_at_once(), jobs)
+        log.info(f"Starting {workers} worker processes forked from this one, into {self.config.hydra.sweep.dir}")
+        # With fork, the executor starts every worker at the first submit: all of them once, from this state.
+        self.pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork"))
+
+    def submit(self, idx: int, overrides: Sequence[str]) -> Future:
+        """Job number `idx` to the next free worker; its future gives the JobReturn. Call `start` first."""
+        log.info(f"\t#{idx} : {' '.join(filter_overrides(overrides))}")
+        return self.pool.submit(run_forked, idx, list(overrides), self.jobs_at_once())
+
+    def close(self, cancel: bool = False) -> None:
+        """Stop the workers (after Ctrl-C: `cancel`, so queued jobs do not start)."""
+        if self.pool is not None:
+            self.pool.shutdown(cancel_futures=cancel)
+            self.pool = None
+
+    def launch(self, job_overrides: Sequence[Sequence[str]], initial_job_idx: int) -> Sequence[JobReturn]:
+        self.start(len(job_overrides))
+        futures = [self.submit(initial_job_idx + idx, overrides) for idx, overrides in enumerate(job_overrides)]
         try:
-            futures = [
-                pool.submit(run_forked, initial_job_idx + idx, list(overrides), n_jobs)
-                for idx, overrides in enumerate(job_overrides)
-            ]
             return [future.result() for future in futures]
         except KeyboardInterrupt:  # Ctrl-C reached the workers too: each records its job as interrupted
+            self.close(cancel=True)
             raise SystemExit(130) from None
-        finally:
-            pool.shutdown(cancel_futures=True)  # after Ctrl-C, queued jobs do not start

@@ -64,7 +64,8 @@ def covering_jobs(jobs: Sequence[Sequence[str]]) -> list[Sequence[str]]:
 
 class GridSweeper(Sweeper):
     def __init__(self, max_batch_size: int | None = None, params: dict[str, str] | None = None, resume: bool = True):
-        from d2lab.errors import ConfigError, check_whole_number
+        from d2lab.checks.values import check_whole_number
+        from d2lab.errors import ConfigError
 
         if not isinstance(resume, bool):  # "no" or 0 must not quietly mean resume
             raise ConfigError(f"hydra.sweeper.resume={resume!r} is invalid: use true (skip finished jobs) or false.")
@@ -116,8 +117,19 @@ class GridSweeper(Sweeper):
         super().validate_batch_is_legal(covering_jobs(batch))
 
     def launch(self, plan: LaunchPlan) -> list[list[JobReturn]]:
-        returns = []
-        for num, batch in plan.batches(self.max_batch_size):
+        batches = list(plan.batches(self.max_batch_size))
+        for _, batch in batches:
             self.validate_batch_is_legal(batch)
-            returns.append(self.launcher.launch(batch, initial_job_idx=num))
-        return returns
+        if not hasattr(self.launcher, "submit"):  # basic, joblib, Slurm: one batch after the other
+            return [self.launcher.launch(batch, initial_job_idx=num) for num, batch in batches]
+        # hydra/launcher=parallel: every job to the same warm workers at once, so that no batch waits for the
+        # slowest job of the one before it; the results come back batch by batch, as Hydra's launch returns them.
+        self.launcher.start(len(plan.launch))
+        try:
+            futures = [[self.launcher.submit(num + i, o) for i, o in enumerate(batch)] for num, batch in batches]
+            return [[future.result() for future in batch] for batch in futures]
+        except KeyboardInterrupt:  # Ctrl-C reached the workers too: each records its job as interrupted
+            self.launcher.close(cancel=True)
+            raise SystemExit(130) from None
+        finally:
+            self.launcher.close()

@@ -1,4 +1,4 @@
-"""A thin Optuna sweeper for Hydra: ask Optuna for a batch of trials, launch them, tell it the results.
+"""A thin Optuna sweeper for Hydra: ask Optuna for trials, launch them, tell it the results.
 
 Why not hydra-optuna-sweeper: its releases (1.2.0 and 1.3.0) pin `optuna<3`, so installing it drags the
 project back to Optuna 2.10 (2021), and its jobs never see their trial, so it cannot prune (hydra#1954).
@@ -6,7 +6,9 @@ This sweeper keeps its config shape (`sampler`, `direction`, `n_trials`, `n_jobs
 `params` written as Hydra sweep overrides) on Optuna 4/5, and adds `pruner`.
 
 Each trial is an ordinary Hydra job, numbered with its trial's number: it composes the configs with its
-overrides, runs through whatever launcher is configured (basic or joblib) and writes its own folder. The
+overrides, runs through whatever launcher is configured and writes its own folder. A launcher that returns when a batch
+has ended (basic, joblib, Slurm) gets `n_jobs` trials at a time; `hydra/launcher=parallel` keeps `n_jobs` trials
+running on warm workers, asking for the next trial as soon as one ends. The
 study is kept in a storage the jobs open too (d2lab/sweeps/optuna_study.py): a job reports its monitored metric at
 each validation and stops when the pruner says so. The sweeper reads each job's outcome from its
 `metrics.json`: ok is told as the value, pruned as PRUNED, failed or diverged as FAIL, and the search goes on.
@@ -65,7 +67,8 @@ class OptunaSweeper(Sweeper):
     ) -> None:
         import optuna
 
-        from d2lab.errors import ConfigError, check_whole_number
+        from d2lab.checks.values import check_whole_number
+        from d2lab.errors import ConfigError
 
         if direction not in DIRECTIONS:
             raise ConfigError(f"hydra.sweeper.direction={direction!r}: use one of {sorted(DIRECTIONS)}.")
@@ -167,17 +170,11 @@ class OptunaSweeper(Sweeper):
         )
         facts = {"study_name": study.study_name, "storage": self.storage}  # for the report's study plots
         write_sweep_status(self.sweep_dir, "running", self.n_trials, **facts)
-        returns: list[JobReturn] = []
         try:
-            while stale or len(self.counted_trials(study)) < self.n_trials:
-                batch, stale = stale[: self.n_jobs], stale[self.n_jobs :]
-                with ask_lock(self.storage, self.sweep_dir):  # workers sharing the study count to one total
-                    room = max(self.n_trials - len(self.counted_trials(study)), 0)
-                    for _ in range(min(self.n_jobs - len(batch), room)):
-                        batch.append(self.ask(study, space))
-                if not batch:  # other workers asked for the last trials
-                    break
-                returns += self.launch(study, batch)
+            if hasattr(self.launcher, "submit"):  # hydra/launcher=parallel: a new trial as soon as one ends
+                returns = self.run_async(study, space, stale)
+            else:
+                returns = self.run_batches(study, space, stale)
         except (KeyboardInterrupt, SystemExit):
             write_sweep_status(self.sweep_dir, "interrupted", self.n_trials, **facts)
             log.warning(interrupted_hint(self.sweep_dir))
@@ -185,6 +182,49 @@ class OptunaSweeper(Sweeper):
         write_sweep_status(self.sweep_dir, "done", self.n_trials, **facts)
         self.save_best(study)
         return returns
+
+    def next_trials(self, study: Any, space: dict, stale: list, slots: int) -> list:
+        """Up to `slots` trials to run next: stale ones first, then new ones while the study has room."""
+        from d2lab.sweeps.optuna_study import ask_lock
+
+        trials, stale[:] = stale[:slots], stale[slots:]
+        with ask_lock(self.storage, self.sweep_dir):  # workers sharing the study count to one total
+            room = max(self.n_trials - len(self.counted_trials(study)), 0)
+            trials += [self.ask(study, space) for _ in range(min(slots - len(trials), room))]
+        return trials
+
+    def run_batches(self, study: Any, space: dict, stale: list) -> list[JobReturn]:
+        """n_jobs trials at a time, through a launcher that returns when the whole batch has ended."""
+        returns: list[JobReturn] = []
+        while batch := self.next_trials(study, space, stale, self.n_jobs):  # empty: other workers took the rest
+            returns += self.launch(study, batch)
+        return returns
+
+    def run_async(self, study: Any, space: dict, stale: list) -> list[JobReturn]:
+        """Keep n_jobs trials running on the launcher's warm workers: each ended trial is told to the study, and
+        the next one asked for, while the others go on."""
+        from concurrent.futures import FIRST_COMPLETED, wait
+
+        returns: list[JobReturn] = []
+        running: dict = {}  # future -> trial number
+        self.launcher.start(self.n_jobs)
+        try:
+            while True:
+                for trial in self.next_trials(study, space, stale, self.n_jobs - len(running)):
+                    overrides = self.overrides(trial)
+                    if not returns and not running:  # the first trial composes here: a bad override stops it all
+                        self.validate_batch_is_legal([overrides])
+                    running[self.launcher.submit(trial.number, overrides)] = trial.number
+                if not running:
+                    return returns
+                done, _ = wait(running, return_when=FIRST_COMPLETED)
+                for future in sorted(done, key=running.get):
+                    returns.append(self.tell(study, running.pop(future), future.result()))
+        except KeyboardInterrupt:  # Ctrl-C reached the workers too: each records its job as interrupted
+            self.launcher.close(cancel=True)
+            raise SystemExit(130) from None
+        finally:
+            self.launcher.close()
 
     @staticmethod
     def counted_trials(study: Any) -> list:
@@ -224,10 +264,6 @@ class OptunaSweeper(Sweeper):
         return resume_overrides(JobFolder(trial.number, Path(job_dir), overrides, {})) if job_dir else overrides
 
     def launch(self, study: Any, trials: list) -> list[JobReturn]:
-        from optuna.trial import TrialState
-
-        from d2lab.sweeps.optuna_study import JOB_DIR_ATTR
-        from d2lab.sweeps.state import read_json
         from hydra_plugins.d2lab_sweepers.launch_plan import LaunchPlan
 
         plan = LaunchPlan(launch=sorted((t.number, self.overrides(t)) for t in trials))
@@ -235,20 +271,28 @@ class OptunaSweeper(Sweeper):
         for first, batch in plan.batches(None):
             self.validate_batch_is_legal(batch)
             for offset, ret in enumerate(self.launcher.launch(batch, initial_job_idx=first)):
-                number = first + offset
-                job_dir = Path(ret.hydra_cfg.hydra.runtime.output_dir) if ret.hydra_cfg else None
-                if job_dir is not None:
-                    self.set_trial_attr(study, number, JOB_DIR_ATTR, str(job_dir))
-                status = read_json(job_dir / "metrics.json").get("status") if job_dir else None
-                value = job_value(ret)
-                if status == "pruned":
-                    study.tell(number, state=TrialState.PRUNED)
-                elif value is None:
-                    study.tell(number, state=TrialState.FAIL)
-                else:
-                    study.tell(number, value)
-                returns.append(ret)
+                returns.append(self.tell(study, first + offset, ret))
         return returns
+
+    def tell(self, study: Any, number: int, ret: JobReturn) -> JobReturn:
+        """Trial `number`'s outcome, read from its job's metrics.json, to the study."""
+        from optuna.trial import TrialState
+
+        from d2lab.sweeps.optuna_study import JOB_DIR_ATTR
+        from d2lab.sweeps.state import read_json
+
+        job_dir = Path(ret.hydra_cfg.hydra.runtime.output_dir) if ret.hydra_cfg else None
+        if job_dir is not None:
+            self.set_trial_attr(study, number, JOB_DIR_ATTR, str(job_dir))
+        status = read_json(job_dir / "metrics.json").get("status") if job_dir else None
+        value = job_value(ret)
+        if status == "pruned":
+            study.tell(number, state=TrialState.PRUNED)
+        elif value is None:
+            study.tell(number, state=TrialState.FAIL)
+        else:
+            study.tell(number, value)
+        return ret
 
     def set_trial_attr(self, study: Any, number: int, key: str, value: Any) -> None:
         """A user attr on a trial known by its number (Study itself only sets them through a live Trial)."""
