@@ -3,7 +3,8 @@
     python -m d2lab.playground.compare logs/playground/multiruns/<stamp>   # writes <stamp>/comparison.png
 
 Each job is labelled by the overrides that differ between jobs (e.g. `optimizer.lr=1.1`). The playground's
-config also hooks `CompareOnMultirunEnd` into Hydra, so a multirun draws this figure by itself.
+config also hooks `CompareOnMultirunEnd` into Hydra, so a multirun draws this figure by itself. It reads files
+and draws with numpy, never torch: `python -m d2lab.report` draws it too, and the report imports no torch.
 """
 
 import argparse
@@ -14,7 +15,7 @@ from typing import Any
 from hydra.experimental.callback import Callback
 from omegaconf import DictConfig, OmegaConf
 
-from d2lab.playground.descend import Trajectory, coordinate_names
+from d2lab.playground.trajectory import Trajectory, coordinate_names
 
 # What makes two objectives the same function, whatever their start, length or noise.
 RUN_SETTINGS = ("start", "steps", "noise")

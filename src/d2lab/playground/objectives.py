@@ -2,11 +2,30 @@
 
 `start`, `steps` and `noise` belong to the demo rather than to the function, but the book pairs them (x = 10
 for 10 steps in 1-D, (-5, -2) for 20 steps in 2-D), so each objective's config carries its own.
+
+An objective takes a torch tensor (the descent, which needs autograd) or a numpy array (the pictures, which the
+report draws without importing torch).
 """
 
-import torch
+from typing import TYPE_CHECKING, Union
+
+import numpy as np
 
 from d2lab.errors import ConfigError
+
+if TYPE_CHECKING:
+    import torch
+
+Array = Union["torch.Tensor", np.ndarray]
+
+
+def cos(x: Array) -> Array:
+    # a tensor's own method keeps autograd's graph; numpy's function would turn the tensor into an array
+    return x.cos() if hasattr(x, "cos") else np.cos(x)
+
+
+def cosh(x: Array) -> Array:
+    return x.cosh() if hasattr(x, "cosh") else np.cosh(x)
 
 
 class Objective:
@@ -24,14 +43,14 @@ class Objective:
     def dim(self) -> int:
         return len(self.start)
 
-    def __call__(self, x: torch.Tensor) -> torch.Tensor:
+    def __call__(self, x: Array) -> Array:
         raise NotImplementedError
 
 
 class XSquared(Objective):
     name, formula = "x_squared", "x²"
 
-    def __call__(self, x: torch.Tensor) -> torch.Tensor:
+    def __call__(self, x: Array) -> Array:
         return (x**2).sum(-1)
 
 
@@ -44,8 +63,8 @@ class XCos(Objective):
         super().__init__(start, steps, noise)
         self.c = c
 
-    def __call__(self, x: torch.Tensor) -> torch.Tensor:
-        return (x * torch.cos(self.c * x)).sum(-1)
+    def __call__(self, x: Array) -> Array:
+        return (x * cos(self.c * x)).sum(-1)
 
 
 class Cosh(Objective):
@@ -57,8 +76,8 @@ class Cosh(Objective):
         super().__init__(start, steps, noise)
         self.c = c
 
-    def __call__(self, x: torch.Tensor) -> torch.Tensor:
-        return torch.cosh(self.c * x).sum(-1)
+    def __call__(self, x: Array) -> Array:
+        return cosh(self.c * x).sum(-1)
 
 
 class Quadratic2d(Objective):
@@ -71,5 +90,5 @@ class Quadratic2d(Objective):
         if self.dim != 2:
             raise ConfigError(f"objective.start={start!r} is invalid: quadratic_2d needs two coordinates.")
 
-    def __call__(self, x: torch.Tensor) -> torch.Tensor:
+    def __call__(self, x: Array) -> Array:
         return x[..., 0] ** 2 + 2 * x[..., 1] ** 2

@@ -1,17 +1,18 @@
 """Trajectory pictures as in the book: the path over the curve in 1-D, over contour lines in 2-D.
 
-Figures are built with matplotlib's object API (no pyplot), so nothing needs a display or global state.
+Figures are built with matplotlib's object API (no pyplot), so nothing needs a display or global state. The
+objective is drawn from numpy arrays, so the report draws a sweep's comparison without importing torch.
 """
 
 import math
 from pathlib import Path
 
-import torch
+import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
-from d2lab.playground.descend import Trajectory
 from d2lab.playground.objectives import Objective
+from d2lab.playground.trajectory import Trajectory
 
 
 def finite_points(path: Trajectory) -> list[list[float]]:
@@ -23,7 +24,7 @@ def draw_objective(ax: Axes, objective: Objective, paths: list[Trajectory]) -> N
     points = [p for path in paths for p in finite_points(path)]
     if objective.dim == 1:
         n = max(abs(p[0]) for p in points) or 1.0  # the book's window: [-n, n]
-        grid = torch.linspace(-n, n, 400, dtype=torch.float64)
+        grid = np.linspace(-n, n, 400)
         ax.plot(grid, objective(grid[:, None]), color="0.3", lw=1)
         ax.set(xlabel="x", ylabel="f(x)")
         return
@@ -31,9 +32,9 @@ def draw_objective(ax: Axes, objective: Objective, paths: list[Trajectory]) -> N
     for i in range(2):
         lo, hi = min(min(p[i] for p in points), 0.0), max(max(p[i] for p in points), 0.0)
         pad = 0.1 * (hi - lo) + 0.5
-        axes.append(torch.linspace(lo - pad, hi + pad, 200, dtype=torch.float64))
-    x1, x2 = torch.meshgrid(*axes, indexing="ij")
-    ax.contour(x1, x2, objective(torch.stack([x1, x2], dim=-1)), levels=15, colors="#1f77b4", linewidths=0.8)
+        axes.append(np.linspace(lo - pad, hi + pad, 200))
+    x1, x2 = np.meshgrid(*axes, indexing="ij")
+    ax.contour(x1, x2, objective(np.stack([x1, x2], axis=-1)), levels=15, colors="#1f77b4", linewidths=0.8)
     ax.set(xlabel="x1", ylabel="x2")
 
 

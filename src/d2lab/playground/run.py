@@ -34,9 +34,10 @@ def play(cfg: DictConfig, record: dict) -> dict:
     from hydra.utils import instantiate
 
     from d2lab.errors import DivergedError
-    from d2lab.playground.descend import coordinate_names, descend, divergence
+    from d2lab.playground.descend import descend, divergence
     from d2lab.playground.plots import plot_trajectory
     from d2lab.playground.tensorboard import write_tensorboard
+    from d2lab.playground.trajectory import coordinate_names
     from d2lab.train import flat_hparams
 
     objective = instantiate(cfg.objective)

@@ -3,7 +3,7 @@
 import math
 from pathlib import Path
 
-from d2lab.playground.descend import Trajectory
+from d2lab.playground.trajectory import Trajectory
 
 
 def write_tensorboard(log_dir: Path, path: Trajectory, hparams: dict, final: dict[str, float]) -> None:

@@ -1,6 +1,6 @@
 """A sweep's jobs as the report reads them from disk, and how their override values read as numbers and labels.
 
-Shared by the tables (report.py) and the pictures (report_plots.py); it reads files only.
+Shared by the tables (write.py, groups.py) and the pictures (plots.py); it reads files only.
 """
 
 import json

@@ -9,10 +9,11 @@ curve against epoch and against wall time) and, for a full 2-D grid, `heatmap.pn
 the optimized metric; diverged, failed, pruned, interrupted, running and missing (crashed: no metrics.json,
 or a dead process) jobs come last, marked.
 
-A sweep over `seed` also gets `groups.csv` and `groups.md` (report_groups.py): jobs that differ only in
+A sweep over `seed` also gets `groups.csv` and `groups.md` (groups.py): jobs that differ only in
 `seed` form one group, with mean and std over its seeds; its curves are the group means with a band, and its
-heat map shows the means ± std. An Optuna search adds the study's own plots (report_study.py). The report
-reads files only, so it also reads a sweep still running, and says its results are partial.
+heat map shows the means ± std. An Optuna search adds the study's own plots (study.py), and a playground sweep
+its trajectory comparison. The report reads files only, so it also reads a sweep still running, and says its
+results are partial; it imports neither torch nor Lightning (tests/test_report_imports.py holds that).
 """
 
 import argparse
@@ -191,7 +192,7 @@ def markdown(sweep_dir: Path, jobs: list[Job], monitor: str, mode: str, images: 
 
 
 def playground_figure(sweep_dir: Path) -> Path | None:
-    """A playground sweep (issue 7) has no loss curves but a trajectory comparison; its module draws it."""
+    """A playground sweep has no loss curves but a trajectory comparison; its module draws it, without torch."""
     from d2lab.playground.compare import compare, is_playground_sweep
 
     return compare(sweep_dir) if is_playground_sweep(sweep_dir) else None
