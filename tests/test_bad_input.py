@@ -1,6 +1,8 @@
 """Bad input gets one paragraph that names the key, the bad value and what is valid; a bug keeps its traceback.
 
-Most cases run `check_config` on the composed config (cheap); a few per class run the real command line."""
+Most cases do what `build_run` does before any data is loaded (cheap): `check_config` on the composed config, then
+build the data module, the model and the schedule, which check their own ranges; a few per class run the real
+command line."""
 
 from pathlib import Path
 
@@ -8,19 +10,29 @@ import pytest
 import torch
 from hydra.utils import instantiate
 
-from d2lab.checks.config import check_config
+from d2lab.checks import check_config
 from d2lab.checks.library_errors import explained
-from d2lab.errors import ConfigError
+from d2lab.errors import ConfigError, find_user_error
 from d2lab.paths import config_dir
 from tests.conftest import read_metrics, run_cli
 
 ON_CPU = pytest.mark.skipif(torch.cuda.is_available(), reason="a CUDA GPU is visible here")
 
 
+def checked_and_built(cfg) -> None:
+    """What build_run does before it touches any data: check the config, then build d2lab's own classes."""
+    check_config(cfg)
+    for group in ("data", "model", "scheduler"):
+        with explained(group, cfg[group]):
+            instantiate(cfg[group])
+
+
 def refusal(compose_cfg, *overrides: str) -> str:
-    with pytest.raises(ConfigError) as caught:
-        check_config(compose_cfg(*overrides))
-    message = str(caught.value)
+    with pytest.raises(Exception) as caught:
+        checked_and_built(compose_cfg(*overrides))
+    error = find_user_error(caught.value)  # a constructor's ConfigError comes inside Hydra's InstantiationException
+    assert isinstance(error, ConfigError), caught.value
+    message = str(error)
     assert message.count("\n") == 0 and len(message) < 600, message  # one paragraph, not a wall
     return message
 
@@ -28,7 +40,7 @@ def refusal(compose_cfg, *overrides: str) -> str:
 @pytest.mark.parametrize(
     ("overrides", "expected"),
     [
-        # the model does not fit the data: what fits is read from conf/model and conf/data
+        # the model does not fit the data: what fits is read from the model and data configs on the search path
         ("model=lenet data=airfoil", ["model=lenet does not fit data=airfoil", "data.in_channels", "linear"]),
         ("model=resnet18 data=synthetic", ["model=resnet18", "data=synthetic", "Data that fit model=resnet18:"]),
         ("model=densenet data=thermometer", ["model=densenet", "data=thermometer", "fashion_mnist"]),
@@ -57,7 +69,7 @@ def refusal(compose_cfg, *overrides: str) -> str:
         ("trainer.deterministic=maybe", ["trainer.deterministic='maybe' is invalid", "warn"]),
         ("trainer.devices=0", ["trainer.devices=0 is invalid"]),
         ("+trainer.benchmark=sometimes", ["trainer.benchmark='sometimes' is invalid"]),
-        # schedules, optimizers, data, model, task, callbacks, logger
+        # schedules, optimizers, data, model, task, callbacks, logger (d2lab's own classes refuse as they are built)
         ("scheduler=cosine scheduler.warmup=-3", ["scheduler.warmup=-3 is invalid", ">= 0"]),
         ("scheduler=cosine scheduler.final=-0.5", ["scheduler.final=-0.5 is invalid"]),
         ("scheduler=step scheduler.step_size=0", ["scheduler.step_size=0 is invalid", ">= 1"]),
@@ -120,7 +132,7 @@ def test_what_fits_is_read_from_the_config_not_a_table(compose_cfg):
     ids=lambda v: " ".join(v),
 )
 def test_the_shipped_configs_pass(compose_cfg, overrides):
-    check_config(compose_cfg(*overrides))
+    checked_and_built(compose_cfg(*overrides))
 
 
 # --- explained: library errors while building a group ----------------------------------------------------------
@@ -185,3 +197,15 @@ def test_the_command_line_prints_one_paragraph(tmp_path, overrides, expected):
     for part in expected:
         assert part in paragraph, paragraph
     assert read_metrics(tmp_path / "run")["status"] == "failed"  # and the run is recorded
+
+
+def test_what_fits_includes_the_users_own_configs_on_the_search_path(compose_cfg, tmp_path):
+    # a user's own model and data, in their own config folder on hydra.searchpath, are listed beside d2lab's
+    (tmp_path / "model").mkdir()
+    (tmp_path / "data").mkdir()
+    (tmp_path / "model" / "my_mlp.yaml").write_text("_target_: my_pkg.MLP\nin_features: ${data.num_features}\n")
+    images = "_target_: my_pkg.Images\nin_channels: 3\nnum_classes: 5\nresize: 32\nbatch_size: 8\n"
+    (tmp_path / "data" / "my_images.yaml").write_text(images)
+    message = refusal(compose_cfg, f"hydra.searchpath=[file://{tmp_path}]", "model=lenet", "data=airfoil")
+    assert "Models that fit data=airfoil: linear, linear_scratch, my_mlp." in message, message
+    assert "Data that fit model=lenet: fashion_mnist, my_images." in message, message

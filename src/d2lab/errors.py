@@ -41,18 +41,6 @@ def find_user_error(exc: BaseException) -> D2LabError | None:
     return None
 
 
-def check_choice(name: str, value: object, choices: tuple) -> None:
-    if value not in choices:
-        raise ConfigError(f"{name}={value!r} is not a valid choice. Valid choices: {', '.join(map(str, choices))}.")
-
-
-def check_whole_number(name: str, value: object, minimum: int = 1, hint: str = "") -> int:
-    """`value` as an int if it is a whole number >= `minimum` (bools are not numbers here), else a ConfigError."""
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise ConfigError(f"{name}={value!r} is invalid: it must be a whole number >= {minimum}{hint}.")
-    return value
-
-
 class TrialPruned(Exception):
     """An Optuna pruner stopped this trial: a result of the search, not a failure."""
 

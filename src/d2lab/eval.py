@@ -11,7 +11,7 @@ from omegaconf import DictConfig, OmegaConf
 
 import d2lab.resolvers  # noqa: F401  (registers ${len:...})
 from d2lab.checks.library_errors import refused_by_lightning
-from d2lab.errors import check_choice
+from d2lab.checks.values import check_choice
 from d2lab.job.build import build_run
 from d2lab.job.checkpoints import check_fits, read_checkpoint, resolve_ckpt_path
 from d2lab.job.imports import import_for_run

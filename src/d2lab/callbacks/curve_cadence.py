@@ -23,7 +23,7 @@ from typing import Any
 import lightning as L
 
 from d2lab.callbacks.history import RunHistory
-from d2lab.errors import check_whole_number
+from d2lab.checks.values import check_whole_number
 
 
 class CurveCadence(L.Callback):

@@ -5,7 +5,8 @@ import math
 import lightning as L
 import torch
 
-from d2lab.errors import DivergedError, check_whole_number
+from d2lab.checks.values import check_whole_number
+from d2lab.errors import DivergedError
 
 HINT = (
     "Try a smaller learning rate (optimizer.lr), or scale the inputs (for thermometer: data.input_scale=0.1 "

@@ -17,7 +17,8 @@ from pathlib import Path
 from omegaconf import DictConfig, ListConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
-from d2lab.checks.config import choice_name, first_line, shown
+from d2lab.checks.model_fits_data import choice_name
+from d2lab.checks.values import shown
 from d2lab.errors import ConfigError, find_user_error
 
 
@@ -133,3 +134,12 @@ def explanation(group: str, node: DictConfig | None, cause: BaseException) -> Co
     return ConfigError(
         f"{head}: {message}. See the {group} values with `python -m d2lab.train {choice}--cfg job --package {group}`."
     )
+
+
+def first_line(exc: BaseException) -> str:
+    """The library's own words, on one line. OmegaConf adds full_key/object_type lines: its first line says it."""
+    lines = [line.strip() for line in str(exc).strip().splitlines() if line.strip()]
+    if not lines:
+        return type(exc).__name__
+    text = lines[0] if isinstance(exc, OmegaConfBaseException) else " ".join(lines[:3])
+    return (text[:400] + " ...") if len(text) > 400 else text.rstrip(".")

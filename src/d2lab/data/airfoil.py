@@ -9,6 +9,7 @@ from pathlib import Path
 
 from torch import Tensor
 
+from d2lab.checks.values import check_whole_number
 from d2lab.data.in_memory import InMemoryDataModule
 from d2lab.data.table import read_table
 from d2lab.errors import ConfigError, DataFileError, DataMissingError
@@ -44,7 +45,7 @@ class Airfoil(InMemoryDataModule):
                 "airfoil_self_noise.dat (tab-separated, 6 columns), or set data.path=null to use the copy "
                 "shipped inside d2lab."
             )
-        self.num_examples = num_examples
+        self.num_examples = check_whole_number("data.num_examples", num_examples, 2, " (the book uses 1500)")
 
     def load(self) -> tuple[Tensor, Tensor]:
         what = f"the airfoil table, rows of {self.num_features + 1} numbers (5 features, then the sound pressure level)"

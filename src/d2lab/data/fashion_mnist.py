@@ -21,8 +21,9 @@ from torch import Tensor
 from torch.nn import functional as F
 from torchvision.datasets import FashionMNIST
 
+from d2lab.checks.values import check_whole_number
 from d2lab.data.in_memory import InMemoryDataModule
-from d2lab.errors import ConfigError, DataFileError, DataMissingError, check_whole_number
+from d2lab.errors import ConfigError, DataFileError, DataMissingError
 
 log = logging.getLogger("d2lab")
 FILES = (
@@ -189,7 +190,7 @@ class FashionMNISTData(InMemoryDataModule):
             raise ConfigError(f"data.train_size={train_size!r} is invalid: null (all 60000) or 1 to 60000.")
         self.data_dir, self.download = data_dir, download
         self.resize, self.normalize = resize, normalize
-        self.eval_batch_size = eval_batch_size
+        self.eval_batch_size = check_whole_number("data.eval_batch_size", eval_batch_size)
         self.train_size, self.on_device = train_size, on_device
 
     def prepare_data(self) -> None:

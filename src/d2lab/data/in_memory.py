@@ -5,7 +5,8 @@ import torch
 from torch import Tensor
 
 from d2lab.data.batches import TensorBatches
-from d2lab.errors import ConfigError, check_whole_number
+from d2lab.checks.values import check_whole_number
+from d2lab.errors import ConfigError
 
 # `auto` groups minibatches until a call holds ~2048 examples: enough work to hide Lightning's per-step cost.
 AUTO_EXAMPLES_PER_CALL = 2048

@@ -3,8 +3,9 @@
 import torch
 from torch import Tensor
 
+from d2lab.checks.values import check_number, check_whole_number
 from d2lab.data.in_memory import InMemoryDataModule
-from d2lab.errors import ConfigError, check_whole_number
+from d2lab.errors import ConfigError
 
 
 class SyntheticRegression(InMemoryDataModule):
@@ -35,6 +36,7 @@ class SyntheticRegression(InMemoryDataModule):
                 "Set one of them only, or data.w=null to draw a random w of num_features entries."
             )
         check_whole_number("data.num_examples", num_examples, 2)
+        check_number("data.noise_std", noise_std)
         self.true_w = torch.tensor(list(w), dtype=torch.float32)
         self.true_b = float(b)
         self.num_features = len(w)

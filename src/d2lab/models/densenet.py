@@ -3,6 +3,7 @@
 import torch
 from torch import Tensor, nn
 
+from d2lab.checks.values import check_whole_number, check_whole_numbers
 from d2lab.models.resnet import stem
 
 
@@ -44,6 +45,9 @@ def densenet(
     in_channels: int = 1, num_classes: int = 10, growth_rate: int = 32, num_convs: tuple[int, ...] = (4, 4, 4, 4)
 ) -> nn.Sequential:
     """The stem, dense blocks with a transition between each two, then BN, ReLU and global pooling."""
+    for key, size in (("in_channels", in_channels), ("num_classes", num_classes), ("growth_rate", growth_rate)):
+        check_whole_number(f"model.{key}", size)
+    num_convs = check_whole_numbers("model.num_convs", num_convs)
     layers: list[nn.Module] = [stem(in_channels)]
     channels = 64
     for i, n in enumerate(num_convs):

@@ -3,7 +3,7 @@
 import torch
 from torch import nn
 
-from d2lab.errors import check_choice
+from d2lab.checks.values import check_choice, check_whole_number
 from d2lab.models.batchnorm import BatchNormScratch
 
 NORMS = ("none", "batchnorm", "batchnorm_scratch")
@@ -21,6 +21,8 @@ def lenet(norm: str = "none", in_channels: int = 1, num_classes: int = 10, image
     """`norm=none` is the book's LeNet (padding 2 on the first conv); with BN it is the book's BN-LeNet,
     which has no padding and a norm layer after every conv and hidden linear layer."""
     check_choice("model.norm", norm, NORMS)
+    for key, size in (("in_channels", in_channels), ("num_classes", num_classes), ("image_size", image_size)):
+        check_whole_number(f"model.{key}", size)
     pad = 2 if norm == "none" else 0
     features = [
         nn.Conv2d(in_channels, 6, kernel_size=5, padding=pad), *_norm(norm, 6, 4), nn.Sigmoid(),

@@ -3,6 +3,13 @@
 import torch
 from torch import Tensor, nn
 
+from d2lab.checks.values import check_whole_number
+
+
+def check_sizes(in_features: int, out_features: int) -> None:
+    check_whole_number("model.in_features", in_features)
+    check_whole_number("model.out_features", out_features)
+
 
 class LinearNet(nn.Module):
     """nn.Linear with the book's initialisation: weights from N(0, 0.01²), bias 0.
@@ -13,6 +20,7 @@ class LinearNet(nn.Module):
 
     def __init__(self, in_features: int, out_features: int = 1) -> None:
         super().__init__()
+        check_sizes(in_features, out_features)
         self.flatten = nn.Flatten()
         self.linear = nn.Linear(in_features, out_features)
         nn.init.normal_(self.linear.weight, mean=0.0, std=0.01)
@@ -34,6 +42,7 @@ class LinearScratch(nn.Module):
 
     def __init__(self, in_features: int, out_features: int = 1, manual_grad: bool = False) -> None:
         super().__init__()
+        check_sizes(in_features, out_features)
         self.w = nn.Parameter(torch.randn(in_features, out_features) * 0.01)
         self.b = nn.Parameter(torch.zeros(out_features))
         self.manual_grad = manual_grad

@@ -3,6 +3,8 @@
 from torch import Tensor, nn
 from torch.nn import functional as F
 
+from d2lab.checks.values import check_whole_number
+
 
 class Residual(nn.Module):
     """Two 3×3 convs with BN; a 1×1 conv on the shortcut when the channels or the stride change."""
@@ -47,6 +49,8 @@ def stem(in_channels: int) -> nn.Sequential:
 
 def resnet18(in_channels: int = 1, num_classes: int = 10) -> nn.Sequential:
     """Takes any input from 28 px up: the stages end at 1×1 or more, then pool globally."""
+    check_whole_number("model.in_channels", in_channels)
+    check_whole_number("model.num_classes", num_classes)
     return nn.Sequential(
         stem(in_channels),
         stage(64, 64, 2, first=True),

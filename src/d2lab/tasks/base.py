@@ -9,7 +9,8 @@ import torch
 from torch import Tensor, nn
 from torchmetrics import MetricCollection
 
-from d2lab.errors import ConfigError, check_choice
+from d2lab.checks.values import check_choice
+from d2lab.errors import ConfigError
 from d2lab.optim.schedules import Constant, Schedule
 from d2lab.tasks.running_mean import RunningMean
 
