@@ -48,8 +48,6 @@ class CurveCadence(L.Callback):
         if stage != "fit" or not (self.every or self.train_points):
             return
         self.history = next((c for c in trainer.callbacks if isinstance(c, RunHistory)), None)
-        if self.every and hasattr(trainer.datamodule, "group_ends_every_n_examples"):
-            trainer.datamodule.group_ends_every_n_examples = self.every
 
     def on_train_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         if self.every and self.history is not None and pl_module.examples_seen == 0 and not self.history.records:

@@ -1,12 +1,17 @@
 """The base of every d2lab DataModule: the whole data set as tensors, split once, batched by slicing."""
 
+from typing import TYPE_CHECKING
+
 import lightning as L
 import torch
 from torch import Tensor
 
-from d2lab.data.batches import TensorBatches
 from d2lab.checks.values import check_whole_number
+from d2lab.data.batches import TensorBatches
 from d2lab.errors import ConfigError
+
+if TYPE_CHECKING:
+    from d2lab.tasks.grouped import Grouping
 
 # `auto` groups minibatches until a call holds ~2048 examples: enough work to hide Lightning's per-step cost.
 AUTO_EXAMPLES_PER_CALL = 2048
@@ -45,7 +50,7 @@ class InMemoryDataModule(L.LightningDataModule):
         self.val_set: tuple[Tensor, Tensor] | None = None
         self.test_set: tuple[Tensor, Tensor] | None = None
         self.consumed = (0, 0)  # (epoch, minibatches of it handed to training steps so far)
-        self.group_ends_every_n_examples: int | None = None  # set by CurveCadence, where a curve point falls due
+        self.grouping: Grouping | None = None  # the run's decision (d2lab.tasks.grouped); until then, steps_per_call
 
     def load(self) -> tuple[Tensor, Tensor]:
         raise NotImplementedError
@@ -85,6 +90,10 @@ class InMemoryDataModule(L.LightningDataModule):
                 f"data.batch_size={self.batch_size} does not split evenly over {world_size} processes: "
                 "data.batch_size is the global batch, so use a multiple of the number of devices."
             )
+        # Until a run decides (a plain Trainer), the configured groups, on one process: DDP needs one backward per
+        # forward, so there each Lightning step is one optimizer step.
+        grouping = self.grouping
+        steps_per_call = grouping.steps_per_call if grouping else self.steps_per_call if world_size == 1 else 1
         return TensorBatches(
             *self.train_set,
             batch_size=self.batch_size,
@@ -92,12 +101,11 @@ class InMemoryDataModule(L.LightningDataModule):
             # shuffling of a torch DataLoader's sampler, so this loader turns off its own.
             shuffle=not (self.trainer and self.trainer.overfit_batches),
             seed=self.seed,
-            # DDP needs one backward per forward, so there each Lightning step is one optimizer step.
-            steps_per_call=self.steps_per_call if world_size == 1 else 1,
+            steps_per_call=steps_per_call,
             rank=rank,
             world_size=world_size,
             position=self.position if self.trainer else None,
-            group_ends_every_n_examples=self.group_ends_every_n_examples,
+            group_ends_every_n_examples=grouping.ends_every_n_examples if grouping else None,
         )
 
     # --- exact resume: count the minibatches each epoch trained on, and checkpoint that count ---------------

@@ -70,7 +70,7 @@ def build_run(
     from d2lab.callbacks.spawned_ddp_exit import LeaveProcessGroupTogether
     from d2lab.callbacks.step_progress import StepProgressBar
     from d2lab.sweeps.optuna_study import job_trial
-    from d2lab.tasks.fast_path import choose_steps_per_call
+    from d2lab.tasks.grouped import GroupedSteps
 
     check_config(cfg)
     L.seed_everything(cfg.seed, workers=True, verbose=False)
@@ -101,6 +101,7 @@ def build_run(
     trial = job_trial() if callbacks else None
     if trial is not None:  # a job of an Optuna search reports to its trial, whose pruner may stop it
         callback_list.append(OptunaPruning(trial))
+    callback_list.append(GroupedSteps(cfg.get("callbacks") if callbacks else None))  # decides at fit's setup
     if trainer_options.get("enable_progress_bar", cfg.trainer.get("enable_progress_bar", True)):
         callback_list.append(StepProgressBar())
     with explained("trainer", cfg.trainer):
@@ -108,5 +109,4 @@ def build_run(
         trainer = instantiate(
             cfg.trainer, callbacks=callback_list, logger=logger_list or False, plugins=plugins, **trainer_options
         )
-    choose_steps_per_call(trainer, datamodule, task, cfg.get("callbacks") if callbacks else None)
     return Run(datamodule=datamodule, task=task, trainer=trainer, history=history)

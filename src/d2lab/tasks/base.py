@@ -36,7 +36,7 @@ def check_optimizer(optimizer: Callable) -> None:
 class Task(L.LightningModule):
     """Subclasses define `loss(y_hat, y)` and `make_metrics()`; `monitor`/`mode` name the optimized metric.
 
-    Metrics are epoch means, published at each validation and each epoch's end through `publish`. The train
+    Metrics are epoch means, logged at each validation and each epoch's end through `self.log_dict`. The train
     metrics seen at a validation are the means over the epoch's minibatches so far (the book's Animator view).
     `examples_seen` counts training examples over the run (all processes), for the history's x-axis."""
 
@@ -185,32 +185,33 @@ class Task(L.LightningModule):
             values[f"{self.monitor}_best"] = self.best
         if self.trainer.state.fn == "fit" and self.loss_meters["train_"].update_called:
             values.update(self.compute_stage("train", reset=False))  # the epoch so far
-        self.publish(values)
+        self.log_epoch(values)
 
     def on_train_epoch_end(self) -> None:
         values = self.compute_stage("train")
         values["lr"] = float(self.optimizers().param_groups[0]["lr"])
-        if not self.automatic_optimization:
-            self.step_schedulers("epoch")
-        self.publish(values)
+        self.log_epoch(values)
 
     def on_test_epoch_end(self) -> None:
-        self.test_results = self.publish(self.compute_stage("test"))
+        values = self.compute_stage("test")
+        self.test_results = {k: float(v) for k, v in values.items()}
+        self.log_epoch(values)
 
-    def publish(self, values: dict[str, Tensor | float]) -> dict[str, float]:
-        """Epoch means straight to `callback_metrics` (checkpoints, early stopping, the history) and the loggers;
-        returns them as floats.
+    def log_epoch(self, values: dict[str, Tensor | float]) -> None:
+        """Epoch means through Lightning's `self.log_dict`, into `callback_metrics` and the loggers.
 
-        `self.log` would reduce them again and costs more than a whole small epoch; these are already epoch
-        means (torchmetrics syncs them across processes), so nothing is lost."""
-        floats = {k: float(v) for k, v in values.items()}
-        self.trainer.callback_metrics.update(
-            {k: v if isinstance(v, Tensor) else torch.tensor(v) for k, v in values.items()}
-        )
-        if self.trainer.is_global_zero:
-            for logger in self.trainer.loggers:
-                logger.log_metrics({**floats, "epoch": self.current_epoch}, step=self.global_step)
-        return floats
+        They are logged at `step` = optimizer steps so far, the x-axis of every d2lab curve (Lightning's default
+        counts Lightning steps, one less at a training epoch's end), hence `epoch` too, which Lightning adds only
+        where it picks the step. They are already synced across processes (torchmetrics), so `sync_dist` reduces
+        equal values: it keeps Lightning from warning under DDP."""
+        values = {**values, "epoch": self.current_epoch, "step": self.global_step}
+        # Lightning would store a Python number as float32: the lr and the step keep every digit in float64, on the
+        # device, where a DDP reduction can reach them.
+        values = {
+            k: v if isinstance(v, Tensor) else torch.tensor(v, dtype=torch.float64, device=self.device)
+            for k, v in values.items()
+        }
+        self.log_dict(values, on_step=False, on_epoch=True, sync_dist=True)
 
     def on_save_checkpoint(self, checkpoint: dict) -> None:
         checkpoint["d2lab"] = {"best": self.best, "examples_seen": self.examples_seen}
@@ -248,8 +249,3 @@ class Task(L.LightningModule):
                 "trainer.max_steps=-1 set no limit: set one of them, or use scheduler.interval=epoch."
             )
         return int(total)
-
-    def step_schedulers(self, interval: str) -> None:
-        """Manual optimization steps its own schedules; automatic optimization leaves this to Lightning."""
-        if self.schedule is not None and self.schedule.interval == interval:
-            self.lr_schedulers().step()
