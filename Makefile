@@ -8,7 +8,7 @@ ARGS   ?=
 TEST_WORKERS ?= auto
 PYTEST := $(PY) -m pytest -q -n $(TEST_WORKERS)
 
-.PHONY: install train test test-fast sweep report bench book playground tensorboard mlflow notebook slurm-up slurm-down lint format clean
+.PHONY: install train test test-fast sweep report bench book playground tensorboard dashboard mlflow notebook slurm-up slurm-down lint format clean
 
 install: $(STAMP)
 
@@ -44,6 +44,15 @@ playground: install  ## the book's gradient-descent demo on x^2 (see conf/demo/ 
 
 tensorboard: install  ## every run and sweep under logs/
 	$(VENV)/bin/tensorboard --logdir logs $(ARGS)
+
+# Refused before any set-up: without SWEEP there is no study to show.
+ifneq ($(filter dashboard,$(MAKECMDGOALS)),)
+ifeq ($(SWEEP),)
+$(error make dashboard needs the search's folder: make dashboard SWEEP=logs/<task_name>/multiruns/<stamp> [PORT=8080])
+endif
+endif
+dashboard: install  ## Optuna's dashboard on a search's study, on 127.0.0.1: make dashboard SWEEP=<sweep folder> [PORT=8080]
+	$(PY) -m d2lab.sweeps.dashboard $(SWEEP) $(if $(PORT),--port $(PORT))
 
 mlflow: install  ## the MLflow UI on the runs of logger=mlflow (conf/logger/mlflow.yaml's store)
 	$(VENV)/bin/mlflow ui --backend-store-uri sqlite:///logs/mlflow/mlflow.db --host 127.0.0.1 $(ARGS)
