@@ -1,4 +1,5 @@
-"""The run's history for metrics.json: one record per validation, and the run's clocks."""
+"""The run's history for metrics.json: one record per validation, and the run's clocks. RunHistory is the one
+owner of the records; the job's record, the summary, the live plot and the curve points read them through it."""
 
 import time
 
@@ -38,7 +39,7 @@ class RunHistory(L.Callback):
     # --- clocks ------------------------------------------------------------------------------------
     def on_fit_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         if self.restored is not None:  # fit resumed from a checkpoint: go on from its history and its clock
-            self.records[:] = self.restored["records"]  # the same list: a failed run's record points at it
+            self.records = self.restored["records"]
             self.time_offset = self.restored["time_s"]
             self.train_offset = self.restored["train_s"]
             self.restored = None

@@ -14,13 +14,14 @@ from typing import Any
 
 import lightning as L
 
+from d2lab.callbacks.history import RunHistory
 from d2lab.jupyter import in_notebook
 from d2lab.report.plots import run_figure, update_run_figure
 
 
 class LivePlot(L.Callback):
-    def __init__(self, records: list[dict], path: Path, budget: float = 0.02) -> None:
-        self.records = records  # RunHistory's, which records each validation before this callback runs
+    def __init__(self, history: RunHistory, path: Path, budget: float = 0.02) -> None:
+        self.history = history  # whose records it draws; it records each validation before this callback runs
         self.path = path
         self.budget = budget
         self.notebook = in_notebook()
@@ -42,7 +43,7 @@ class LivePlot(L.Callback):
     def on_train_batch_end(
         self, trainer: L.Trainer, pl_module: L.LightningModule, outputs: Any, batch: Any, batch_idx: int
     ) -> None:
-        if len(self.records) > self.drawn_records and trainer.is_global_zero:  # a curve point came in
+        if len(self.history.records) > self.drawn_records and trainer.is_global_zero:  # a curve point came in
             self.draw_within_budget()
 
     def draw_within_budget(self) -> None:
@@ -51,15 +52,16 @@ class LivePlot(L.Callback):
             self.draw()
 
     def on_fit_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
-        if trainer.is_global_zero and self.drawn_records != len(self.records):
+        if trainer.is_global_zero and self.drawn_records != len(self.history.records):
             self.draw()
 
     def draw(self) -> None:
         started = time.perf_counter()
+        records = self.history.records
         if self.fig is None:
-            self.fig = run_figure(self.records)
+            self.fig = run_figure(records)
         else:
-            update_run_figure(self.fig, self.records)
+            update_run_figure(self.fig, records)
         png = {"format": "png", "dpi": 90, "pil_kwargs": {"compress_level": 1}}  # a quick picture, not a small file
         if self.notebook:  # PNG bytes, not the Figure: they show whatever matplotlib backend the kernel has
             from IPython.display import Image, display
@@ -74,6 +76,6 @@ class LivePlot(L.Callback):
         else:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             self.fig.savefig(self.path, **png)
-        self.drawn_records = len(self.records)
+        self.drawn_records = len(records)
         self.last_draw_s = time.perf_counter() - started
         self.drawing_s += self.last_draw_s

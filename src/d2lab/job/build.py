@@ -97,7 +97,7 @@ def build_run(
     if callbacks and live_plot_wanted(cfg.get("live_plot")):  # after the history, whose records it draws
         from d2lab.callbacks.live_plot import LivePlot
 
-        callback_list.append(LivePlot(history.records, Path(cfg.paths.output_dir) / "live_plot.png"))
+        callback_list.append(LivePlot(history, Path(cfg.paths.output_dir) / "live_plot.png"))
     trial = job_trial() if callbacks else None
     if trial is not None:  # a job of an Optuna search reports to its trial, whose pruner may stop it
         callback_list.append(OptunaPruning(trial))

@@ -5,6 +5,7 @@ A .ckpt file is a pickle, and a pickle can name any function to call while it lo
 tensors and nothing else, so a crafted file is refused before any of it runs.
 """
 
+import logging
 import os
 import pickle
 import re
@@ -13,11 +14,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from d2lab.errors import ConfigError
+from d2lab.job.slurm_requeue import restart_count
 
 if TYPE_CHECKING:
     from lightning import Trainer
     from omegaconf import DictConfig
     from torch import nn
+
+log = logging.getLogger("d2lab")
 
 TEST_CHECKPOINTS = ("best", "last")
 ZIP_MAGIC = b"PK\x03\x04"  # torch.save's archive (the default since torch 1.6)
@@ -52,6 +56,20 @@ def newest_resume_point(run_dir: str | Path) -> Path | None:
     """The newest of a run folder's checkpoints/interrupted.ckpt and last.ckpt: where its training resumes."""
     found = [p for p in (Path(run_dir) / "checkpoints").glob("*.ckpt") if p.stem in ("interrupted", "last")]
     return max(found, key=lambda p: p.stat().st_mtime) if found else None
+
+
+def resume_point(cfg: "DictConfig", task: "nn.Module") -> str | None:
+    """Where fit starts from: the command's ckpt_path, or, in a job Slurm requeued, the job's own newest checkpoint
+    (newer than any ckpt_path: the job got that far itself). Checked here, so a bad or crafted file is refused
+    before fit, not in the middle of it."""
+    ckpt_path = resolve_ckpt_path(cfg.get("ckpt_path"), cfg.paths.log_dir, cfg.task_name, cfg.paths.output_dir)
+    requeued_from = newest_resume_point(cfg.paths.output_dir) if restart_count() > 0 else None
+    if requeued_from is not None:
+        log.info("Slurm requeued this job (restart %d): resuming from %s", restart_count(), requeued_from)
+        ckpt_path = str(requeued_from)
+    if ckpt_path:
+        check_resumable(ckpt_path, task, cfg)
+    return ckpt_path
 
 
 def checkpoint_to_test(choice: str, trainer: "Trainer") -> str | None:

@@ -16,14 +16,18 @@ import warnings
 from collections.abc import Callable
 from contextvars import ContextVar
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from omegaconf import DictConfig
 
 from d2lab.errors import D2LabError, DivergedError, TrialPruned, find_user_error
 from d2lab.job.checkpoints import newest_resume_point
-from d2lab.job.provenance import provenance
-from d2lab.job.slurm_requeue import in_slurm_job
+from d2lab.job.provenance import device_name, provenance
+from d2lab.job.slurm_requeue import in_slurm_job, slurm_facts
 from d2lab.sweeps.state import owner
+
+if TYPE_CHECKING:
+    from d2lab.job.build import Run
 
 log = logging.getLogger("d2lab")
 
@@ -69,13 +73,31 @@ def is_rank_zero() -> bool:
     return int(rank) == 0
 
 
+def record_run(record: dict, run: "Run", output_dir: str) -> None:
+    """What a built run adds to its record, kept if it fails: what it monitors, its history (the RunHistory,
+    read when metrics.json is written), the device it trains on, its Slurm job, and its checkpoints' folder."""
+    record.update(monitor=run.task.monitor, mode=run.task.mode, history=run.history)
+    record.setdefault("provenance", provenance())["device"] = device_name(run.trainer.strategy.root_device)
+    record.update(slurm_facts())
+    record["checkpoints"] = str(Path(output_dir) / "checkpoints")
+
+
+def as_written(record: dict) -> dict:
+    """metrics.json's layout, whatever the end: the facts and the summary first, the history last, as a list (a
+    run's RunHistory is read for its records now; the playground keeps a list)."""
+    laid_out = {k: v for k, v in record.items() if k != "history"}
+    if "history" in record:
+        laid_out["history"] = getattr(record["history"], "records", record["history"])
+    return laid_out
+
+
 def write_metrics(out_dir: str | Path, record: dict) -> Path:
     path = Path(out_dir) / "metrics.json"
     if not is_rank_zero():
         return path
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(record, indent=2, default=float) + "\n")
+    tmp.write_text(json.dumps(as_written(record), indent=2, default=float) + "\n")
     tmp.replace(path)
     return path
 

@@ -6,13 +6,10 @@ signal, and submitit at the time limit (hydra.launcher.max_num_timeout > 0). Slu
 SLURM_RESTART_COUNT. On the way out, Slurm's SIGTERM reaches Lightning, which stops at the end of the batch
 (SIGTERMException); SaveOnInterrupt writes interrupted.ckpt there. Where a job died without that chance, its
 last.ckpt (every epoch, and every callbacks.step_snapshot.every_n_train_steps) is the point. Either resumes
-bit for bit.
+bit for bit. checkpoints.resume_point picks that point; the record notes the job and its restarts.
 """
 
 import os
-from pathlib import Path
-
-from d2lab.job.checkpoints import newest_resume_point
 
 
 def restart_count() -> int:
@@ -23,11 +20,11 @@ def restart_count() -> int:
         return 0
 
 
-def requeued_resume_point(run_dir: str | Path) -> Path | None:
-    """Where a requeued job resumes: its own newest checkpoint, or None on a first run (or none saved yet)."""
-    return newest_resume_point(run_dir) if restart_count() > 0 else None
-
-
 def in_slurm_job() -> bool:
     """Inside a Slurm job (sbatch, srun or salloc), where Slurm, not the user, restarts a stopped run."""
     return "SLURM_JOB_ID" in os.environ
+
+
+def slurm_facts() -> dict[str, object]:
+    """For metrics.json: which Slurm job ran the run, and how often Slurm requeued it; nothing outside Slurm."""
+    return {"slurm_job_id": os.environ["SLURM_JOB_ID"], "slurm_restarts": restart_count()} if in_slurm_job() else {}
