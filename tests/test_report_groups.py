@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from d2lab.report.groups import group_table, has_seed_groups, in_group_order
+from d2lab.report.groups import group_table, has_groups, in_group_order
 from d2lab.report.jobs import Job, load_jobs
 from d2lab.report.plots import cell_text, grid_keys, group_series, plot_heatmap
 from d2lab.report.write import report
@@ -70,7 +70,7 @@ def test_seeds_of_a_configuration_form_one_group_with_its_mean_and_std(seed_swee
         assert "val/loss_mean" in row and "test/loss_std" in row
     markdown = (seed_sweep / "groups.md").read_text()
     assert markdown.count("±") >= 4 and "| optimizer | optimizer.lr | n |" in markdown
-    assert "Seed groups" in (seed_sweep / "summary.md").read_text()
+    assert "Groups: jobs that differ only in `seed`" in (seed_sweep / "summary.md").read_text()
 
 
 @pytest.mark.slow
@@ -165,9 +165,9 @@ def test_groups_of_a_metric_to_maximize_come_best_first_and_unfinished_ones_last
     assert table["best/val/acc_mean"].iloc[1] == pytest.approx(0.6)
     assert table["val/acc_std"].iloc[1] == pytest.approx(statistics.stdev([0.5, 0.7]))
     assert math.isnan(table["best/val/acc_std"].iloc[0])  # one seed: no spread to show
-    assert has_seed_groups(jobs, ["lr", "seed"])
+    assert has_groups(jobs, ["lr", "seed"])
     one_seed_each = [fake_job(str(i), {"lr": lr, "seed": str(i)}, best=0.5) for i, lr in enumerate(("0.1", "1"))]
-    assert not has_seed_groups(one_seed_each, ["lr", "seed"]) and not has_seed_groups(jobs, ["lr"])
+    assert not has_groups(one_seed_each, ["lr", "seed"]) and not has_groups(jobs, ["lr"])
 
 
 def test_a_half_written_or_dead_running_metrics_json_reads_as_missing_and_a_live_one_as_running(tmp_path):

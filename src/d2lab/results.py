@@ -95,12 +95,12 @@ class Sweep:
 
     @property
     def groups(self) -> pd.DataFrame | None:
-        from d2lab.report.groups import group_table, has_seed_groups
+        from d2lab.report.groups import group_table, has_groups
         from d2lab.report.write import metric_keys, monitor_and_mode, override_keys
 
         jobs = self.job_records()
         varying = override_keys(jobs, varying_only=True)
-        if not has_seed_groups(jobs, varying):
+        if not has_groups(jobs, varying):
             return None
         monitor, mode = monitor_and_mode(jobs)
         return group_table(jobs, varying, monitor, mode, metric_keys(jobs)).reset_index(drop=True)
@@ -108,7 +108,7 @@ class Sweep:
     def plot(self, curve: str = "val/loss") -> Figure:
         """Every job's curve (or each seed group's mean with its band) against epoch and wall time, as
         `d2lab.report` draws loss_curves.png."""
-        from d2lab.report.groups import group_keys, has_seed_groups
+        from d2lab.report.groups import group_keys, has_groups
         from d2lab.report.plots import curves_figure, group_series, job_series
         from d2lab.report.write import monitor_and_mode, override_keys, sort_jobs
 
@@ -116,7 +116,7 @@ class Sweep:
         _, mode = monitor_and_mode(jobs) if jobs else ("", "min")
         jobs = sort_jobs(jobs, mode)
         varying = override_keys(jobs, varying_only=True)
-        if has_seed_groups(jobs, varying):
+        if has_groups(jobs, varying):
             return curves_figure(group_series(jobs, group_keys(varying), curve), curve, f"{curve}: mean over seeds")
         return curves_figure(job_series(jobs, varying, curve), curve)
 

@@ -1,8 +1,10 @@
-"""Seeds and error bars: a sweep's jobs that differ only in `seed` form one group, summarized with pandas.
+"""Seeds, folds and error bars: a sweep's jobs that differ only in `seed` and `data.fold` (k-fold cross-validation)
+form one group, summarized with pandas.
 
-`groups.csv` has one row per configuration: its overrides, `n` (the seeds that finished ok), a count per
-other status, and `<metric>_mean` and `<metric>_std` for the optimized metric (`best/<monitor>`) and each
-final metric, over the ok seeds. `groups.md` is the same table sorted by the mean, as `mean ± std`.
+`groups.csv` has one row per configuration: its overrides, `n` (the jobs that finished ok), a count per other
+status, the seeds (and folds) it ran, and `<metric>_mean` and `<metric>_std` for the optimized metric
+(`best/<monitor>`) and each final metric, over the ok jobs. `groups.md` is the same table sorted by the mean, as
+`mean ± std`.
 """
 
 import math
@@ -12,17 +14,18 @@ import pandas as pd
 
 from d2lab.report.jobs import Job, short
 
-SEED = "seed"
+SEED, FOLD = "seed", "data.fold"
+REPLICATES = (SEED, FOLD)  # what a group's jobs may differ in: the same configuration, another draw or fold
 OTHER_STATUSES = ("diverged", "failed", "pruned", "interrupted", "running", "missing")
 
 
 def group_keys(varying: list[str]) -> list[str]:
-    return [k for k in varying if k != SEED]
+    return [k for k in varying if k not in REPLICATES]
 
 
-def has_seed_groups(jobs: list[Job], varying: list[str]) -> bool:
-    """True when `seed` varies and at least one configuration ran with more than one seed."""
-    if SEED not in varying:
+def has_groups(jobs: list[Job], varying: list[str]) -> bool:
+    """True when `seed` or `data.fold` varies and at least one configuration ran more than once."""
+    if not set(REPLICATES) & set(varying):
         return False
     keys = group_keys(varying)
     configurations = {tuple(j.overrides.get(k, "") for k in keys) for j in jobs}
@@ -34,7 +37,7 @@ def jobs_frame(jobs: list[Job], keys: list[str], monitor: str, metrics: list[str
     rows = []
     for job in jobs:
         row: dict[str, object] = {k: job.overrides.get(k, "") for k in keys}
-        row.update(job=job.name, seed=job.overrides.get(SEED, ""), status=job.status)
+        row.update(job=job.name, seed=job.overrides.get(SEED, ""), fold=job.overrides.get(FOLD, ""), status=job.status)
         ok = job.status == "ok"
         row[f"best/{monitor}"] = job.best
         row.update({m: float(job.metrics[m]) if ok and m in job.metrics else math.nan for m in metrics})
@@ -44,18 +47,21 @@ def jobs_frame(jobs: list[Job], keys: list[str], monitor: str, metrics: list[str
 
 def group_table(jobs: list[Job], varying: list[str], monitor: str, mode: str, metrics: list[str]) -> pd.DataFrame:
     """The groups, best mean first; configurations without an ok seed last."""
-    keys = group_keys(varying) or ["configuration"]  # a sweep over seeds alone is one group
+    keys = group_keys(varying) or ["configuration"]  # a sweep over seeds (or folds) alone is one group
     frame = jobs_frame(jobs, keys, monitor, metrics)
     if keys == ["configuration"]:
-        frame["configuration"] = "every seed"
+        frame["configuration"] = "every fold" if FOLD in varying and SEED not in varying else "every seed"
     groups = frame.groupby(keys, sort=False)
     stats = groups[[f"best/{monitor}", *metrics]].agg(["mean", "std"])
     stats.columns = [f"{metric}_{stat}" for metric, stat in stats.columns]
     counts = pd.crosstab([frame[k] for k in keys], frame["status"])
     counts = counts.reindex(columns=["ok", *OTHER_STATUSES], fill_value=0).rename(columns={"ok": "n"})
-    seeds = groups["seed"].agg(lambda s: ",".join(sorted(s, key=_as_int)))
-    table = stats.join(counts).join(seeds.rename("seeds")).reset_index()
-    table = table[[*keys, "n", *OTHER_STATUSES, "seeds", *stats.columns]]
+    replicates = [("seed", "seeds")] + ([("fold", "folds")] if FOLD in varying else [])
+    for column, name in replicates:
+        stats[name] = groups[column].agg(lambda s: ",".join(sorted(set(s), key=_as_int)))
+    table = stats.join(counts).reset_index()
+    metric_columns = [c for c in stats.columns if c not in ("seeds", "folds")]
+    table = table[[*keys, "n", *OTHER_STATUSES, *(name for _, name in replicates), *metric_columns]]
     return table.sort_values(f"best/{monitor}_mean", ascending=mode == "min", na_position="last", kind="stable")
 
 
@@ -76,14 +82,15 @@ def mean_std(mean: float, std: float) -> str:
 
 
 def markdown(table: pd.DataFrame, keys: list[str], monitor: str, mode: str) -> str:
-    """The groups as a Markdown table, mean ± std (sample std over the ok seeds), non-ok counts where any."""
+    """The groups as a Markdown table, mean ± std (sample std over the ok jobs), non-ok counts where any."""
     metrics = [c.removesuffix("_mean") for c in table.columns if c.endswith("_mean")]
     metrics = [m for m in metrics if not m.startswith("time/") or m == "time/fit_s"]  # groups.csv has the rest
     statuses = [s for s in OTHER_STATUSES if table[s].sum() > 0]
     header = [*keys, "n", *statuses, *metrics]
+    over = "`seed` and `data.fold`" if "folds" in table.columns else "`seed`"
     lines = [
-        f"Seed groups: jobs that differ only in `seed`, sorted by the mean of best {monitor} ({mode}); "
-        "mean ± sample std over the seeds that finished ok (n).",
+        f"Groups: jobs that differ only in {over}, sorted by the mean of best {monitor} ({mode}); "
+        "mean ± sample std over the jobs that finished ok (n).",
         "",
         "| " + " | ".join(header) + " |",
         "|" + "---|" * len(header),
@@ -99,8 +106,8 @@ def markdown(table: pd.DataFrame, keys: list[str], monitor: str, mode: str) -> s
 def write_groups(
     sweep_dir: Path, jobs: list[Job], varying: list[str], monitor: str, mode: str, metrics: list[str]
 ) -> pd.DataFrame | None:
-    """groups.csv and groups.md in `sweep_dir` when the sweep has seed groups; returns the table."""
-    if not has_seed_groups(jobs, varying):
+    """groups.csv and groups.md in `sweep_dir` when the sweep has groups over seeds or folds; returns the table."""
+    if not has_groups(jobs, varying):
         return None
     table = group_table(jobs, varying, monitor, mode, metrics)
     table.to_csv(sweep_dir / "groups.csv", index=False)

@@ -12,6 +12,7 @@ from matplotlib.colors import LogNorm, Normalize
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
+from d2lab.report.groups import REPLICATES, group_keys
 from d2lab.report.jobs import Job, as_number, short
 
 # Figures are built with matplotlib's object API, not pyplot: a file needs no display (headless sweeps, CI), and
@@ -202,13 +203,13 @@ def curves_figure(series: list[Series], metric: str, title: str | None = None) -
 
 
 def grid_keys(jobs: list[Job], varying: list[str]) -> tuple[str, str] | None:
-    """The two varying keys (besides `seed`) when the jobs cover a full grid over them, else None."""
-    keys = [k for k in varying if k != "seed"]
+    """The two varying keys (besides `seed` and `data.fold`) when the jobs cover a full grid over them, else None."""
+    keys = group_keys(varying)
     if len(keys) != 2:
         return None
     rows, cols = ({j.overrides.get(k, "") for j in jobs} for k in keys)  # "": a job run without that key
     pairs = {(j.overrides.get(keys[0], ""), j.overrides.get(keys[1], "")) for j in jobs}
-    seeds_vary = "seed" in varying
+    seeds_vary = any(k in varying for k in REPLICATES)
     one_each = len(pairs) == len(jobs)
     return (keys[0], keys[1]) if len(pairs) == len(rows) * len(cols) and (one_each or seeds_vary) else None
 

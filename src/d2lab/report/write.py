@@ -9,9 +9,9 @@ curve against epoch and against wall time) and, for a full 2-D grid, `heatmap.pn
 the optimized metric; diverged, failed, pruned, interrupted, running and missing (crashed: no metrics.json,
 or a dead process) jobs come last, marked.
 
-A sweep over `seed` also gets `groups.csv` and `groups.md` (groups.py): jobs that differ only in
-`seed` form one group, with mean and std over its seeds; its curves are the group means with a band, and its
-heat map shows the means ± std. An Optuna search adds the study's own plots (study.py), and a playground sweep
+A sweep over `seed` or `data.fold` also gets `groups.csv` and `groups.md` (groups.py): jobs that differ only in
+`seed` and `data.fold` form one group, with mean and std over its jobs; its curves are the group means with a band,
+and its heat map shows the means ± std. An Optuna search adds the study's own plots (study.py), and a playground sweep
 its trajectory comparison. The report reads files only, so it also reads a sweep still running, and says its
 results are partial; it imports neither torch nor Lightning (tests/test_report_imports.py holds that).
 """
@@ -77,8 +77,9 @@ def provenance_of(job: Job) -> dict[str, object]:
 def provenance_split(jobs: list[Job]) -> tuple[list[str], dict[str, object]]:
     """The provenance keys whose values differ between jobs (listed per job), and those every job shares."""
     recorded = [provenance_of(j) for j in jobs if j.metrics.get("provenance")]
-    # the command differs by each job's overrides in some launchers' workers: the columns already show those
-    keys = [k for k in dict.fromkeys(k for flat in recorded for k in flat) if k != "command"]
+    # the command differs by each job's overrides in some launchers' workers: the columns already show those;
+    # every job has a process of its own, so its pid tells nothing about what ran it
+    keys = [k for k in dict.fromkeys(k for flat in recorded for k in flat) if k not in ("command", "pid")]
     # a job that failed before its Trainer chose a device has none: that is not a difference
     varying = [k for k in keys if len({str(flat[k]) for flat in recorded if flat.get(k) is not None}) > 1]
     common = {k: recorded[0].get(k) for k in keys if k not in varying}
@@ -212,7 +213,7 @@ def report(sweep_dir: Path, curve: str = "val/loss") -> list[Path]:
     if groups is not None:
         keys = group_keys(varying)
         series = group_series(in_group_order(jobs, groups, keys) if keys else jobs, keys, curve)
-        title = f"{curve}: mean of each configuration over its seeds"
+        title = f"{curve}: mean of each configuration over its {'folds' if 'data.fold' in varying else 'seeds'}"
     else:
         series, title = job_series(jobs, varying, curve), None
     images = [plot_curves(series, curve, sweep_dir / "loss_curves.png", title)]
