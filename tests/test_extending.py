@@ -23,12 +23,13 @@ from d2lab import D2LabError
 
 
 class MLP(nn.Module):
-    def __init__(self, in_features: int, hidden: int, out_features: int = 1) -> None:
+    def __init__(self, in_features: int, hidden: int, out_features: int = 1, dropout: float = 0.0) -> None:
         super().__init__()
-        if hidden < 1:  # a range is the class's own to say; a D2LabError is printed as one paragraph
-            raise D2LabError(f"model.hidden={hidden} is invalid: the hidden layer needs at least 1 unit.")
+        if not 0 <= dropout < 1:  # a range is the class's own to say; a D2LabError is printed as one paragraph
+            raise D2LabError(f"model.dropout={dropout} is invalid: a probability in [0, 1).")
         # flattened first, so image data (Fashion-MNIST: num_features is the pixels) fits as well as rows
-        layers = [nn.Flatten(), nn.Linear(in_features, hidden), nn.ReLU(), nn.Linear(hidden, out_features)]
+        layers = [nn.Flatten(), nn.Linear(in_features, hidden), nn.ReLU(), nn.Dropout(dropout),
+                  nn.Linear(hidden, out_features)]  # fmt: skip
         self.layers = nn.Sequential(*layers)
 
     def forward(self, x):
@@ -199,10 +200,11 @@ def test_own_classes_are_checked_and_listed(user, tmp_path):
     assert fits is not None, result.stderr[-3000:]
     assert {"linear", "mlp"} <= set(fits.group(1).split(", "))
     sweep = tmp_path / "sweep"
-    result = run_user(user, "-m", "d2lab.train", "-m", "model=mlp", "data=my_csv", "model.hidden=wide,0", *QUIET,
-                      f"hydra.sweep.dir={sweep}")  # fmt: skip
-    errors = [read_metrics(sweep / n).get("error") for n in ("0", "1")]
+    result = run_user(user, "-m", "d2lab.train", "-m", "model=mlp", "data=my_csv", "model.hidden=wide,0,8",
+                      "+model.dropout=1.5", *QUIET, f"hydra.sweep.dir={sweep}")  # fmt: skip
+    errors = [read_metrics(sweep / n).get("error") for n in ("0", "1", "2")]
     assert errors == [
-        "model.hidden='wide' is invalid: MLP takes a whole number.",
-        "model.hidden=0 is invalid: the hidden layer needs at least 1 unit.",
+        "model.hidden='wide' is invalid: MLP takes a whole number.",  # from the class's signature
+        "model.hidden=0 is invalid: model sizes and counts are whole numbers >= 1.",  # d2lab's rule for any model
+        "model.dropout=1.5 is invalid: a probability in [0, 1).",  # the class's own
     ], result.stderr[-3000:]

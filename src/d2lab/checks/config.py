@@ -3,7 +3,7 @@
 `check_config` reads the config top to bottom the way `build_run` will use it: the top-level values, whether the
 model fits the data, whether every interpolation resolves, then each node that Hydra will instantiate: its
 arguments against its `_target_`'s signature, the ranges of a library's class from that library's table, and
-whether the accelerator exists here. Each refusal is one ConfigError that names the key, the bad value and what
+whether the accelerator exists here. A model's whole numbers are sizes, for a user's model too. Each refusal is one ConfigError that names the key, the bad value and what
 is valid.
 
 d2lab's own classes check their own ranges in their constructors, which `build_run` calls before any data is
@@ -20,6 +20,7 @@ from d2lab.checks.arguments import check_arguments, locate, targets
 from d2lab.checks.library_errors import first_line
 from d2lab.checks.lightning_trainer import TRAINER
 from d2lab.checks.model_fits_data import check_model_fits_data
+from d2lab.checks.model_sizes import check_model_sizes
 from d2lab.checks.rules import BOOL, Rule, check_rules
 from d2lab.checks.torch_optim import OPTIMIZERS
 from d2lab.checks.values import whole
@@ -54,6 +55,8 @@ def check_config(cfg: DictConfig) -> None:
         check_arguments(where, node)
         for table in tables:
             table.across_keys(where, node)
+        if where == "model":
+            check_model_sizes(node)
     if isinstance(groups.get("trainer"), dict):
         check_accelerator(groups["trainer"])
 
