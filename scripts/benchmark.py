@@ -133,8 +133,8 @@ def section_costs() -> str:
             "of 30 rounds). The optimizer-step rows run inside a real `Trainer.fit` on LinearNet at batch 10: the "
             "grouped path steps Lightning's optimizer (so `global_step` counts every step) and, on one device at a "
             "precision without loss scaling and with no backward hooks, calls autograd's backward rather than "
-            "`manual_backward` (`d2lab.tasks.fast_path.can_skip_backward_hooks`). Epoch metrics are published once per "
-            "validation instead of through `self.log`; an in-memory "
+            "`manual_backward` (`d2lab.tasks.grouped.can_skip_backward_hooks`). On that path epoch metrics are "
+            "published by hand instead of through `self.log` (scripts/bench_epoch_logging.py); an in-memory "
             "batch already on the device is not walked by Lightning's `move_data_to_device`; an epoch's minibatches "
             "are cut by `split()`; the step looks the net up once per call (`python scripts/bench_costs.py`).",
             "",

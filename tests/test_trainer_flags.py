@@ -1,7 +1,7 @@
 """Lightning's Trainer flags mean what Lightning's docs say on every task, counted in minibatches and optimizer steps.
 
 Regression runs group minibatches into one Lightning step (data.steps_per_call=auto); a flag counted in batches
-switches the run to one minibatch per step (see d2lab.tasks.fast_path), so the counts below are the same for both tasks.
+switches the run to one minibatch per step (see d2lab.tasks.grouped), so the counts below are the same for both tasks.
 """
 
 import csv

@@ -16,7 +16,7 @@ class StepProgressBar(TQDMProgressBar):
         k = steps_per_call(self.trainer)
         if k == 1:
             return super().total_train_batches
-        return self.trainer.train_dataloader.num_batches  # the grouped path runs whole epochs (see fast_path)
+        return self.trainer.train_dataloader.num_batches  # the grouped path runs whole epochs (see d2lab.tasks.grouped)
 
     def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx: int) -> None:
         k = steps_per_call(trainer)

@@ -239,6 +239,21 @@ class GroupedTraining:
             self.weights_cache[key] = torch.tensor(sizes, dtype=torch.float64, device=device)
         return self.weights_cache[key]
 
+    def log_epoch(self, values: dict[str, Tensor | float]) -> None:
+        """On the grouped path, epoch metrics go straight to `callback_metrics` and the loggers, at the same step and
+        with the same keys as the Task's `self.log_dict`: Lightning's logging of a handful of epoch values costs as
+        much as a grouped epoch of a tiny model (docs/benchmarks.md). They are epoch means already; on one device
+        there is nothing to reduce."""
+        if self.grouping.steps_per_call == 1:
+            return super().log_epoch(values)
+        self.trainer.callback_metrics.update(
+            {k: v if isinstance(v, Tensor) else torch.tensor(v, dtype=torch.float64) for k, v in values.items()}
+        )
+        if self.trainer.is_global_zero:
+            floats = {k: float(v) for k, v in values.items()}
+            for logger in self.trainer.loggers:
+                logger.log_metrics({**floats, "epoch": self.current_epoch}, step=self.global_step)
+
     def on_train_epoch_end(self) -> None:
         super().on_train_epoch_end()  # logs the lr the epoch trained with, before an epoch schedule moves it
         # Lightning steps schedules under automatic optimization only.
