@@ -87,6 +87,14 @@ def refusal(compose_cfg, *overrides: str) -> str:
         ("data.w=abc", ["data.w='abc' is invalid", "a list of numbers"]),
         ("data.noise_std=-1", ["data.noise_std=-1 is invalid"]),
         ("data=airfoil data.num_examples=0", ["data.num_examples=0 is invalid", ">= 2"]),
+        # k-fold cross-validation: K >= 2 folds, and the fold that validates one of them
+        ("data=airfoil data.num_folds=1 data.fold=0", ["data.num_folds=1 is invalid", ">= 2"]),
+        ("data=airfoil data.num_folds=five data.fold=0", ["data.num_folds='five' is invalid"]),
+        ("data=airfoil data.num_folds=5 data.fold=5", ["data.fold=5 is invalid", "0 to 4", "range(5)"]),
+        ("data=airfoil data.num_folds=5 data.fold=-1", ["data.fold=-1 is invalid", "0 to 4"]),
+        ("data=airfoil data.num_folds=5", ["data.num_folds=5 needs data.fold", "0 to 4", "range(5)"]),
+        ("data=airfoil data.fold=2", ["data.fold=2 needs data.num_folds"]),
+        ("data=fashion_mnist model=lenet data.num_folds=3 data.fold=1.5", ["data.fold=1.5 is invalid"]),
         ("data.w=null", ["data.num_features=${len:${.w}} cannot be resolved"]),
         ("model=densenet data=fashion_mnist model.growth_rate=-1", ["model.growth_rate=-1 is invalid"]),
         ("model=densenet data=fashion_mnist model.num_convs=[4,0]", ["model.num_convs=[4, 0] is invalid"]),
@@ -182,6 +190,9 @@ def test_anything_else_passes_through_unchanged(compose_cfg, error):
         ("data.batch_size=ten", ["data.batch_size='ten' is invalid"]),
         ("scheduler=cosine scheduler.warmup=-3", ["scheduler.warmup=-3 is invalid"]),
         ("+trainer.strategy=dpp", ["trainer.strategy='dpp' is invalid", "invalid strategy name"]),
+        ("data=airfoil data.num_folds=5 data.fold=7", ["data.fold=7 is invalid", "0 to 4"]),
+        # known only once the data is loaded: more folds than examples
+        ("data=airfoil data.num_examples=20 data.num_folds=30 data.fold=0", ["data.num_folds=30 is more than the 20"]),
     ],
 )
 def test_the_command_line_prints_one_paragraph(tmp_path, overrides, expected):

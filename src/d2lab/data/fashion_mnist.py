@@ -167,8 +167,10 @@ class FashionMNISTData(InMemoryDataModule):
         in_channels: int = 1,
         num_features: int | None = None,
         seed: int = 0,
+        num_folds: int | None = None,
+        fold: int | None = None,
     ) -> None:
-        super().__init__(batch_size=batch_size, val_fraction=val_fraction, seed=seed)
+        super().__init__(batch_size, val_fraction, seed, num_folds=num_folds, fold=fold)
         if num_classes != 10 or in_channels != 1:
             raise ConfigError(
                 f"data.num_classes={num_classes!r}, data.in_channels={in_channels!r}: Fashion-MNIST has 10 "

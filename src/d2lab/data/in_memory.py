@@ -1,5 +1,6 @@
 """The base of every d2lab DataModule: the whole data set as tensors, split once, batched by slicing."""
 
+import logging
 from typing import TYPE_CHECKING
 
 import lightning as L
@@ -8,10 +9,13 @@ from torch import Tensor
 
 from d2lab.checks.values import check_whole_number
 from d2lab.data.batches import TensorBatches
+from d2lab.data.folds import check_folds, fold_indices
 from d2lab.errors import ConfigError
 
 if TYPE_CHECKING:
     from d2lab.tasks.grouped import Grouping
+
+log = logging.getLogger("d2lab")
 
 # `auto` groups minibatches until a call holds ~2048 examples: enough work to hide Lightning's per-step cost.
 AUTO_EXAMPLES_PER_CALL = 2048
@@ -29,14 +33,22 @@ class InMemoryDataModule(L.LightningDataModule):
     """Subclasses implement `load()`, returning features and targets; this class splits and batches them.
 
     `val_fraction=0` validates on the whole training set, which is how the book reports its losses.
+    `num_folds=K` and `fold=i` cut the data into K folds instead (k-fold cross-validation), and fold i validates.
     The test split is the validation split unless a subclass provides its own.
     """
 
     def __init__(
-        self, batch_size: int, val_fraction: float = 0.2, seed: int = 0, steps_per_call: int | str = 1
+        self,
+        batch_size: int,
+        val_fraction: float = 0.2,
+        seed: int = 0,
+        steps_per_call: int | str = 1,
+        num_folds: int | None = None,
+        fold: int | None = None,
     ) -> None:
         super().__init__()
         check_whole_number("data.batch_size", batch_size)
+        check_folds(num_folds, fold)
         if not 0 <= val_fraction < 1:
             raise ConfigError(
                 f"data.val_fraction={val_fraction!r} is invalid: it must be in [0, 1); "
@@ -46,6 +58,7 @@ class InMemoryDataModule(L.LightningDataModule):
         self.steps_per_call = resolve_steps_per_call(steps_per_call, batch_size)
         self.val_fraction = val_fraction
         self.seed = seed
+        self.num_folds, self.fold = num_folds, fold
         self.train_set: tuple[Tensor, Tensor] | None = None
         self.val_set: tuple[Tensor, Tensor] | None = None
         self.test_set: tuple[Tensor, Tensor] | None = None
@@ -67,6 +80,9 @@ class InMemoryDataModule(L.LightningDataModule):
         if self.train_set is not None:
             return
         features, targets = self.load()
+        if self.num_folds is not None:
+            self.split_folds(features, targets)
+            return
         n_val = round(len(features) * self.val_fraction)
         if n_val >= len(features):
             raise ConfigError(
@@ -82,6 +98,16 @@ class InMemoryDataModule(L.LightningDataModule):
             self.val_set = (features[val], targets[val])
         if self.test_set is None:
             self.test_set = self.val_set
+
+    def split_folds(self, features: Tensor, targets: Tensor) -> None:
+        train, val = fold_indices(len(features), self.num_folds, self.fold, self.seed)
+        self.train_set = (features[train], targets[train])
+        self.val_set = (features[val], targets[val])
+        if self.test_set is None:
+            self.test_set = self.val_set
+        unused = f"; data.val_fraction={self.val_fraction} is not used" if self.val_fraction else ""
+        log.info("data.num_folds=%d: fold %d validates on %d of %d examples%s", self.num_folds, self.fold,
+                 len(val), len(features), unused)  # fmt: skip
 
     def train_dataloader(self) -> TensorBatches:
         rank, world_size = (self.trainer.global_rank, self.trainer.world_size) if self.trainer else (0, 1)

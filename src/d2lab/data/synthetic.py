@@ -22,8 +22,10 @@ class SyntheticRegression(InMemoryDataModule):
         val_fraction: float = 0.2,
         seed: int = 0,
         steps_per_call: int | str = "auto",
+        num_folds: int | None = None,
+        fold: int | None = None,
     ) -> None:
-        super().__init__(batch_size=batch_size, val_fraction=val_fraction, seed=seed, steps_per_call=steps_per_call)
+        super().__init__(batch_size, val_fraction, seed, steps_per_call, num_folds, fold)
         generator = torch.Generator().manual_seed(seed)
         if w is None:
             check_whole_number(

@@ -24,8 +24,10 @@ class Thermometer(InMemoryDataModule):
         num_features: int = 1,
         seed: int = 0,
         steps_per_call: int | str = "auto",
+        num_folds: int | None = None,
+        fold: int | None = None,
     ) -> None:
-        super().__init__(batch_size=batch_size, val_fraction=val_fraction, seed=seed, steps_per_call=steps_per_call)
+        super().__init__(batch_size, val_fraction, seed, steps_per_call, num_folds, fold)
         self.check_fixed_width(num_features, "thermometer")
         if input_scale is None:
             input_scale = "none"

@@ -81,13 +81,12 @@ def mean_std(mean: float, std: float) -> str:
     return f"{mean:.4g}" if math.isnan(std) else f"{mean:.4g} ± {std:.2g}"
 
 
-def markdown(table: pd.DataFrame, keys: list[str], monitor: str, mode: str) -> str:
+def markdown(table: pd.DataFrame, keys: list[str], monitor: str, mode: str, over: str = "`seed`") -> str:
     """The groups as a Markdown table, mean ± std (sample std over the ok jobs), non-ok counts where any."""
     metrics = [c.removesuffix("_mean") for c in table.columns if c.endswith("_mean")]
     metrics = [m for m in metrics if not m.startswith("time/") or m == "time/fit_s"]  # groups.csv has the rest
     statuses = [s for s in OTHER_STATUSES if table[s].sum() > 0]
     header = [*keys, "n", *statuses, *metrics]
-    over = "`seed` and `data.fold`" if "folds" in table.columns else "`seed`"
     lines = [
         f"Groups: jobs that differ only in {over}, sorted by the mean of best {monitor} ({mode}); "
         "mean ± sample std over the jobs that finished ok (n).",
@@ -111,5 +110,6 @@ def write_groups(
         return None
     table = group_table(jobs, varying, monitor, mode, metrics)
     table.to_csv(sweep_dir / "groups.csv", index=False)
-    (sweep_dir / "groups.md").write_text(markdown(table, group_keys(varying) or ["configuration"], monitor, mode))
+    over = " and ".join(f"`{k}`" for k in REPLICATES if k in varying)
+    (sweep_dir / "groups.md").write_text(markdown(table, group_keys(varying) or ["configuration"], monitor, mode, over))
     return table
