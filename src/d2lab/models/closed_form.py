@@ -8,7 +8,13 @@ def least_squares(features: Tensor, targets: Tensor) -> tuple[Tensor, Tensor] | 
     """The (w, b) that minimise the squared error of Xw + b against y, computed in float64; None where they are
     not unique (fewer rows than unknowns, or a column that repeats another)."""
     a = torch.cat([features.double(), torch.ones(len(features), 1, dtype=torch.float64)], dim=1)
-    if len(a) < a.shape[1] or torch.linalg.matrix_rank(a) < a.shape[1]:
+    if len(a) < a.shape[1]:
         return None
-    theta = torch.linalg.solve(a.T @ a, a.T @ targets.double().reshape(len(features), -1))
+    gram = a.T @ a
+    # Unique where AᵀA is well conditioned: its eigenvalues are A's singular values squared, so the small AᵀA
+    # decides without an SVD of the tall A.
+    eigenvalues = torch.linalg.eigvalsh(gram)
+    if eigenvalues[0] <= eigenvalues[-1] * len(a) * torch.finfo(torch.float64).eps:
+        return None
+    theta = torch.linalg.solve(gram, a.T @ targets.double().reshape(len(features), -1))
     return theta[:-1, 0].float(), theta[-1:, 0].float()
