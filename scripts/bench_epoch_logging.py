@@ -65,18 +65,28 @@ def epoch_ms(task_class: type, validate: bool, folder: str | None, epochs: int =
     return statistics.median(clock.periods[2:]) * 1e3
 
 
-if __name__ == "__main__":
+def table(repeats: int = 3) -> str:
+    """The Markdown table: per validation and logger setting, the median of `repeats` interleaved pairs."""
     warnings.filterwarnings("ignore")
     logging.getLogger("lightning.pytorch").setLevel(logging.WARNING)
-    print("| validation | logger | self.log_dict ms/epoch | hand path ms/epoch | self.log_dict costs |")
-    print("| --- | --- | --- | --- | --- |")
+    lines = [
+        "| validation | logger | self.log_dict ms/epoch | hand path ms/epoch | self.log_dict costs |",
+        "| --- | --- | --- | --- | --- |",
+    ]
     for validate in (False, True):
         for logger in (False, True):
             with tempfile.TemporaryDirectory() as tmp:
                 folder = tmp if logger else None
-                pairs = [(epoch_ms(SelfLog, validate, folder), epoch_ms(HandPath, validate, folder)) for _ in range(3)]
+                pairs = [
+                    (epoch_ms(SelfLog, validate, folder), epoch_ms(HandPath, validate, folder)) for _ in range(repeats)
+                ]
             lightning, hand = (statistics.median(p[i] for p in pairs) for i in (0, 1))
-            print(
+            lines.append(
                 f"| {'each epoch' if validate else 'off'} | {'csv' if logger else 'none'} | {lightning:.2f} "
                 f"| {hand:.2f} | +{lightning - hand:.2f} ms ({lightning / hand:.2f}×) |"
             )
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    print(table())

@@ -315,6 +315,44 @@ def section_sweeps(repeats: int) -> str:
     )
 
 
+def section_logging(repeats: int) -> str:
+    from bench_epoch_logging import table
+
+    return "\n".join(
+        [
+            "## Epoch metrics: Lightning's `self.log_dict` and the grouped path's hand path",
+            "",
+            "Tasks log their epoch metrics (`train/*` and `lr` at an epoch's end, `val/*` and `val/loss_best` at a "
+            "validation, `test/*`) through `self.log_dict`, at `step` = optimizer steps so far. On the grouped fast "
+            "path only (`GroupedTraining.log_epoch` in `d2lab/tasks/grouped.py`) they go by hand into "
+            "`trainer.callback_metrics` and the loggers, at the same step with the same keys, because Lightning's "
+            "logging costs several times a whole tiny epoch. LinearNet on airfoil at batch 100, one grouped step per "
+            f"epoch that does no training work, 60 epochs, median of {repeats} interleaved pairs "
+            "(`python scripts/bench_epoch_logging.py`). Compare the grouped epoch of section (a) at batch 100; the "
+            "one-minibatch-per-step path (its `1 step per Lightning step` column) pays this cost.",
+            "",
+            table(repeats),
+        ]
+    )
+
+
+def section_job_costs(repeats: int) -> str:
+    from bench_job_costs import PARTS, measure, table
+
+    return "\n".join(
+        [
+            "## A short job's fixed cost, part by part",
+            "",
+            "The 12-job airfoil grid of the sweeps section (3 epochs a job, basic launcher), whole and then without "
+            f"one part at a time ({', '.join(PARTS)}), interleaved; a part's cost per job is the difference in the "
+            f"sweep's wall time over its 12 jobs, the median of {repeats} repeats "
+            "(`python scripts/bench_job_costs.py`). metrics.json's write is timed in-process.",
+            "",
+            table(measure(repeats)[""]),
+        ]
+    )
+
+
 def section_search(repeats: int) -> str:
     from bench_search import measure, table
 
@@ -409,7 +447,8 @@ def section_live_plot(data_dir: str, repeats: int) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     sections = [
-        "a", "costs", "b", "c", "startup", "pruning", "sweeps", "search", "book", "animator", "slurm", "live_plot"
+        "a", "costs", "logging", "b", "c", "startup", "pruning", "sweeps", "search", "job_costs", "book", "animator",
+        "slurm", "live_plot",
     ]  # fmt: skip
     parser.add_argument("--sections", nargs="+", default=sections, choices=sections)
     parser.add_argument("--quick", action="store_true", help="fewer repeats; on CPU, (c) for BN-LeNet only")
@@ -442,6 +481,8 @@ def main() -> None:
             text = section_a(args.repeats or (2 if args.quick else 5), epochs=3 if args.quick else 5)
         elif name == "costs":
             text = section_costs()
+        elif name == "logging":
+            text = section_logging(repeats)
         elif name == "b":
             text = section_b(args.data_dir, repeats, source)
         elif name == "c":
@@ -450,6 +491,8 @@ def main() -> None:
             text = section_pruning(args.data_dir, trials=10 if args.quick else 40)
         elif name == "sweeps":
             text = section_sweeps(repeats)
+        elif name == "job_costs":
+            text = section_job_costs(repeats)
         elif name == "search":
             text = section_search(args.repeats or 1)
         elif name == "book":

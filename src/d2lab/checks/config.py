@@ -3,8 +3,8 @@
 `check_config` reads the config top to bottom the way `build_run` will use it: the top-level values, whether the
 model fits the data, whether every interpolation resolves, then each node that Hydra will instantiate: its
 arguments against its `_target_`'s signature, the ranges of a library's class from that library's table, and
-whether the accelerator exists here. A model's whole numbers are sizes, for a user's model too. Each refusal is one ConfigError that names the key, the bad value and what
-is valid.
+whether the accelerator exists here. A model's whole numbers are sizes, for a user's model too. Each refusal is
+one ConfigError that names the key, the bad value and what is valid.
 
 d2lab's own classes check their own ranges in their constructors, which `build_run` calls before any data is
 loaded; what only a library can tell (a strategy's name) is left to `d2lab.checks.library_errors`.
