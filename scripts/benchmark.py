@@ -344,8 +344,8 @@ def section_job_costs(repeats: int) -> str:
             "## A short job's fixed cost, part by part",
             "",
             "The 12-job airfoil grid of the sweeps section (3 epochs a job, basic launcher), whole and then without "
-            f"one part at a time ({', '.join(PARTS)}), interleaved; a part's cost per job is the difference in the "
-            f"sweep's wall time over its 12 jobs, the median of {repeats} repeats "
+            f"one part at a time ({', '.join(PARTS)}), interleaved; a part's cost is the difference in the median "
+            f"job's clock (config.yaml to metrics.json, as in the sweeps section), the median of {repeats} repeats "
             "(`python scripts/bench_job_costs.py`). metrics.json's write is timed in-process.",
             "",
             table(measure(repeats)[""]),
