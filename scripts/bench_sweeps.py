@@ -124,16 +124,22 @@ def table(rows: list[dict]) -> str:
             f"{med(lambda r, n=name: r[n]['fixed_s']):.3f} | {med(lambda r, n=name: r[n]['in_process_s']):.2f} | "
             f"{threads.pop() if len(threads) == 1 and None not in threads else 'not recorded'} |"
         )
-    ratios = [("basic", "vs_ideal", "basic wall / (import + Σ time/fit_s)", 1.6)]
+    # Issue 25's targets: basic within 1.4x of import + fits; joblib's ideal is retired (Hydra's launcher re-imports
+    # and re-scans its plugins for every task), the parallel launcher carries it.
+    ratios = [("basic", "vs_ideal", "basic wall / (import + Σ time/fit_s)", 1.4)]
     for name in launchers[1:]:
         ratios += [(name, "vs_basic", f"{name} wall / basic wall", 1.0),
-                   (name, "vs_ideal", f"{name} wall / (import + Σ in-process / {n_jobs})", 1.2)]  # fmt: skip
+                   (name, "vs_ideal", f"{name} wall / (import + Σ in-process / {n_jobs})",
+                    1.25 if name == "parallel" else None)]  # fmt: skip
     lines += ["", "| ratio | median | repeats | target |", "| --- | --- | --- | --- |"]
     for name, key, label, target in ratios:
         value = med(lambda r, n=name, k=key: r[n][k])
-        met = value < target if key == "vs_basic" else value <= target
-        lines.append(f"| {label} | **{value:.2f}** | {span(lambda r, n=name, k=key: r[n][k])} | "
-                     f"{'<' if key == 'vs_basic' else '≤'} {target:g}: {'met' if met else 'MISSED'} |")  # fmt: skip
+        if target is None:
+            verdict = "-"
+        else:
+            met = value < target if key == "vs_basic" else value <= target
+            verdict = f"{'<' if key == 'vs_basic' else '≤'} {target:g}: {'met' if met else 'MISSED'}"
+        lines.append(f"| {label} | **{value:.2f}** | {span(lambda r, n=name, k=key: r[n][k])} | {verdict} |")
     fixed = med(lambda r: r["basic"]["fixed_s"])
     lines += [
         "",
