@@ -39,6 +39,11 @@ def test_an_optuna_search_keeps_two_trials_running_on_the_same_two_workers(tmp_p
     assert len(study.get_trials()) == 9
     assert not worker_pids([tmp_path / "7", tmp_path / "8"]) & worker_pids(folders)
 
+    # Run again at the same total: the study is full, so nothing runs and no worker is started.
+    full = run_cli("-m", "d2lab.train", *search, "hydra.sweeper.n_trials=9", cwd=REPO)
+    assert full.returncode == 0, full.stderr[-3000:]
+    assert "Starting" not in full.stdout + full.stderr and len(study.get_trials()) == 9
+
 
 @pytest.mark.slow
 def test_a_grid_in_batches_runs_every_batch_on_the_same_workers(tmp_path):
@@ -49,3 +54,8 @@ def test_a_grid_in_batches_runs_every_batch_on_the_same_workers(tmp_path):
     folders = [tmp_path / str(n) for n in range(5)]
     assert all(read_metrics(folder)["status"] == "ok" for folder in folders)
     assert len(worker_pids(folders)) == 2  # three batches, one pair of workers
+
+    # The same sweep into the same folder again: every job finished, so nothing is launched.
+    again = run_cli("-m", "d2lab.train", "-m", *grid, cwd=REPO)
+    assert again.returncode == 0, again.stderr[-3000:]
+    assert "Starting" not in again.stdout + again.stderr and len(list(tmp_path.glob("*/metrics.json"))) == 5

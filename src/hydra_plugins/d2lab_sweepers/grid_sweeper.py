@@ -120,6 +120,8 @@ class GridSweeper(Sweeper):
         batches = list(plan.batches(self.max_batch_size))
         for _, batch in batches:
             self.validate_batch_is_legal(batch)
+        if not batches:  # every job already finished: no workers to start
+            return []
         if not hasattr(self.launcher, "submit"):  # basic, joblib, Slurm: one batch after the other
             return [self.launcher.launch(batch, initial_job_idx=num) for num, batch in batches]
         # hydra/launcher=parallel: every job to the same warm workers at once, so that no batch waits for the

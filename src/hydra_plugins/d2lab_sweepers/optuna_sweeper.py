@@ -207,13 +207,13 @@ class OptunaSweeper(Sweeper):
 
         returns: list[JobReturn] = []
         running: dict = {}  # future -> trial number
-        self.launcher.start(self.n_jobs)
         try:
             while True:
                 for trial in self.next_trials(study, space, stale, self.n_jobs - len(running)):
                     overrides = self.overrides(trial)
                     if not returns and not running:  # the first trial composes here: a bad override stops it all
                         self.validate_batch_is_legal([overrides])
+                        self.launcher.start(self.n_jobs)  # forked once, and only if the study has a trial to run
                     running[self.launcher.submit(trial.number, overrides)] = trial.number
                 if not running:
                     return returns
