@@ -14,41 +14,20 @@ last before the trial started.
 
 import argparse
 import json
-import os
-import re
 import statistics
-import subprocess
-import sys
-import tempfile
-import time
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
+from bench_sweeps import REPO, run_multirun
+
 SEARCH = ["hparams_search=airfoil_optuna", "trainer.max_epochs=3"]
 LAUNCHERS = {"basic": [], "parallel": ["hydra/launcher=parallel", "hydra.launcher.n_jobs=2"]}
 
 
 def run_search(trials: int, extra: list[str], tree: Path = REPO) -> dict:
     """Wall time, import seconds and each trial's clocks (start, end, fit, worker) in start order."""
-    env = {**os.environ, "PYTHONPATH": str(tree / "src")} if tree != REPO else None
-    with tempfile.TemporaryDirectory() as folder:
-        command = [sys.executable, "-X", "importtime", "-m", "d2lab.train", *SEARCH, f"hydra.sweeper.n_trials={trials}",
-                   *extra, f"hydra.sweep.dir={folder}"]  # fmt: skip
-        started = time.perf_counter()
-        done = subprocess.run(command, cwd=tree, env=env, check=True, capture_output=True, text=True)
-        wall = time.perf_counter() - started
-        top = re.findall(r"^import time:\s+\d+ \|\s+(\d+) \|   \S", done.stderr, flags=re.M)
-        jobs = []
-        for job in (p for p in Path(folder).iterdir() if p.name.isdigit()):
-            metrics = json.loads((job / "metrics.json").read_text())
-            jobs.append({
-                "start": (job / ".hydra" / "config.yaml").stat().st_mtime,
-                "end": (job / "metrics.json").stat().st_mtime,
-                "fit_s": metrics.get("time/fit_s", 0.0),  # a trial that diverged at once may have trained no epoch
-                "pid": metrics.get("provenance", {}).get("pid"),
-            })  # fmt: skip
-    assert len(jobs) == trials, f"{len(jobs)} job folders for {trials} trials"
-    return {"wall": wall, "import_s": sum(int(us) for us in top) / 1e6, "jobs": sorted(jobs, key=lambda j: j["start"])}
+    run = run_multirun([*SEARCH, f"hydra.sweeper.n_trials={trials}", *extra], tree, all_ok=False)
+    assert len(run["jobs"]) == trials, f"{len(run['jobs'])} job folders for {trials} trials"
+    return {**run, "jobs": sorted(run["jobs"], key=lambda j: j["start"])}
 
 
 def worker_gaps(jobs: list[dict]) -> list[float]:

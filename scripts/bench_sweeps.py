@@ -29,13 +29,14 @@ REPO = Path(__file__).resolve().parents[1]
 GRID = ["data=airfoil", "optimizer.lr=0.01,0.03,0.1", "data.batch_size=10,100", "seed=0,1"]  # 12 jobs
 
 
-def run_sweep(epochs: int, *extra: str, tree: Path = REPO) -> dict:
-    """Wall time of the whole sweep's process, the seconds it spent importing (the sum of `-X importtime`'s
-    top-level entries), and each job's clocks from its files, in job order. `tree`: the source tree to run."""
+def run_multirun(args: list[str], tree: Path = REPO, all_ok: bool = True) -> dict:
+    """`python -m d2lab.train <args>` (a multirun) into a fresh folder: the wall time of its whole process, the
+    seconds it spent importing (the sum of `-X importtime`'s top-level entries), and each job's clocks from its
+    files (start, end, time/fit_s, torch threads, the pid that ran it), in job order. `tree`: the source tree to
+    run; `all_ok`: every job must end ok (a search's diverged trials are failed ones, and count)."""
     env = {**os.environ, "PYTHONPATH": str(tree / "src")} if tree != REPO else None
     with tempfile.TemporaryDirectory() as folder:
-        command = [sys.executable, "-X", "importtime", "-m", "d2lab.train", "-m", *GRID,
-                   f"trainer.max_epochs={epochs}", *extra, f"hydra.sweep.dir={folder}"]  # fmt: skip
+        command = [sys.executable, "-X", "importtime", "-m", "d2lab.train", *args, f"hydra.sweep.dir={folder}"]
         started = time.perf_counter()
         done = subprocess.run(command, cwd=tree, env=env, check=True, capture_output=True, text=True)
         wall = time.perf_counter() - started
@@ -43,12 +44,20 @@ def run_sweep(epochs: int, *extra: str, tree: Path = REPO) -> dict:
         jobs = []
         for job in sorted((p for p in Path(folder).iterdir() if p.name.isdigit()), key=lambda p: int(p.name)):
             metrics = json.loads((job / "metrics.json").read_text())
-            assert metrics["status"] == "ok", (job, metrics.get("error"))
-            start, end = (job / ".hydra" / "config.yaml").stat().st_mtime, (job / "metrics.json").stat().st_mtime
-            jobs.append(
-                {"start": start, "end": end, "fit_s": metrics["time/fit_s"], "threads": metrics.get("torch_threads")}
-            )
+            assert not all_ok or metrics["status"] == "ok", (job, metrics.get("error"))
+            jobs.append({
+                "start": (job / ".hydra" / "config.yaml").stat().st_mtime,
+                "end": (job / "metrics.json").stat().st_mtime,
+                "fit_s": metrics.get("time/fit_s", 0.0),  # a trial that diverged at once may have trained no epoch
+                "threads": metrics.get("torch_threads"),
+                "pid": metrics.get("provenance", {}).get("pid"),
+            })  # fmt: skip
     return {"wall": wall, "import_s": sum(int(us) for us in top) / 1e6, "jobs": jobs}
+
+
+def run_sweep(epochs: int, *extra: str, tree: Path = REPO) -> dict:
+    """The 12-job grid at `epochs` epochs a job, with `extra` overrides (a launcher), timed by run_multirun."""
+    return run_multirun(["-m", *GRID, f"trainer.max_epochs={epochs}", *extra], tree)
 
 
 PARALLEL = {  # name: the overrides of a launcher that runs n_jobs jobs at once
