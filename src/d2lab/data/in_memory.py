@@ -80,34 +80,36 @@ class InMemoryDataModule(L.LightningDataModule):
         if self.train_set is not None:
             return
         features, targets = self.load()
-        if self.num_folds is not None:
-            self.split_folds(features, targets)
-            return
-        n_val = round(len(features) * self.val_fraction)
-        if n_val >= len(features):
-            raise ConfigError(
-                f"data.val_fraction={self.val_fraction!r} of the {len(features)} examples leaves none to train on: "
-                "lower data.val_fraction (0 validates on the training data, as the book does) or use more examples."
-            )
-        if n_val == 0:
+        split = self.fold_split(len(features)) if self.num_folds is not None else self.holdout_split(len(features))
+        if split is None:  # val_fraction=0: validate on the training data itself
             self.train_set = self.val_set = (features, targets)
         else:
-            order = torch.randperm(len(features), generator=torch.Generator().manual_seed(self.seed))
-            val, train = order[:n_val], order[n_val:]
+            train, val = split
             self.train_set = (features[train], targets[train])
             self.val_set = (features[val], targets[val])
         if self.test_set is None:
             self.test_set = self.val_set
 
-    def split_folds(self, features: Tensor, targets: Tensor) -> None:
-        train, val = fold_indices(len(features), self.num_folds, self.fold, self.seed)
-        self.train_set = (features[train], targets[train])
-        self.val_set = (features[val], targets[val])
-        if self.test_set is None:
-            self.test_set = self.val_set
+    def holdout_split(self, examples: int) -> tuple[Tensor, Tensor] | None:
+        """(train, validation) row indices with `val_fraction` of the rows held out; None where it is 0."""
+        n_val = round(examples * self.val_fraction)
+        if n_val >= examples:
+            raise ConfigError(
+                f"data.val_fraction={self.val_fraction!r} of the {examples} examples leaves none to train on: "
+                "lower data.val_fraction (0 validates on the training data, as the book does) or use more examples."
+            )
+        if n_val == 0:
+            return None
+        order = torch.randperm(examples, generator=torch.Generator().manual_seed(self.seed))
+        return order[n_val:], order[:n_val]
+
+    def fold_split(self, examples: int) -> tuple[Tensor, Tensor]:
+        """(train, validation) row indices of fold `fold` of `num_folds`."""
+        train, val = fold_indices(examples, self.num_folds, self.fold, self.seed)
         unused = f"; data.val_fraction={self.val_fraction} is not used" if self.val_fraction else ""
         log.info("data.num_folds=%d: fold %d validates on %d of %d examples%s", self.num_folds, self.fold,
-                 len(val), len(features), unused)  # fmt: skip
+                 len(val), examples, unused)  # fmt: skip
+        return train, val
 
     def train_dataloader(self) -> TensorBatches:
         rank, world_size = (self.trainer.global_rank, self.trainer.world_size) if self.trainer else (0, 1)
