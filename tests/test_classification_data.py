@@ -1,6 +1,7 @@
 """Fashion-MNIST: IDX files through torchvision's parser, the split, the batch transform, the missing-data message."""
 
 import gzip
+import re
 
 import pytest
 import torch
@@ -90,3 +91,23 @@ def test_real_copy_loads_offline(tmp_path) -> None:
     assert len(data.train_set[0]) == 54000 and len(data.val_set[0]) == 6000 and len(data.test_set[0]) == 10000
     assert torch.bincount(data.test_set[1]).tolist() == [1000] * 10
     assert not any(path.suffix != ".gz" for path in REAL_RAW.iterdir())  # nothing written into the shared copy
+
+
+def test_the_books_protocol_trains_on_every_image_and_validates_on_the_test_images(tmp_path) -> None:
+    written = write_fake_fashion_mnist(tmp_path, n_train=60, n_test=20)
+    data = FashionMNISTData(data_dir=str(tmp_path), download=False, val_fraction=0.25, validate_on="test")
+    data.setup("fit")
+    assert torch.equal(data.train_set[1], written["train_y"].long())  # all 60, none held out
+    assert data.val_set is data.test_set and torch.equal(data.val_set[1], written["test_y"].long())
+
+
+@pytest.mark.parametrize(
+    ("arguments", "expected"),
+    [
+        ({"validate_on": "train"}, "data.validate_on='train' is not a valid choice. Valid choices: heldout, test."),
+        ({"validate_on": "test", "num_folds": 3, "fold": 0}, "data.validate_on=test with data.num_folds=3"),
+    ],
+)
+def test_a_bad_validate_on_is_refused(tmp_path, arguments, expected) -> None:
+    with pytest.raises(ConfigError, match=re.escape(expected)):
+        FashionMNISTData(data_dir=str(tmp_path), download=False, **arguments)

@@ -26,3 +26,22 @@ def test_unknown_test_ckpt_is_refused_before_training(train_cfg):
 
     with pytest.raises(ConfigError, match=r"test_ckpt='middle' is not a valid choice. Valid choices: best, last"):
         train_cfg(*GD, "test_ckpt=middle")
+
+
+BOOK_PROTOCOL = ("experiment=d2l_softmax_regression", "data.validate_on=test", "data.train_size=256",
+                 "trainer.max_epochs=2", "~logger")  # fmt: skip
+
+
+def test_the_books_protocol_tests_the_last_epoch_on_the_images_it_validated_on(train_cfg, tmp_path):
+    from tests.fashion_idx import write_fake_fashion_mnist
+
+    write_fake_fashion_mnist(tmp_path / "data", n_train=300, n_test=50)
+    summary, _ = train_cfg(*BOOK_PROTOCOL, f"paths.data_dir={tmp_path / 'data'}", "test_ckpt=last")
+    assert summary["test/acc"] == pytest.approx(summary["history"][-1]["val/acc"], abs=1e-6)
+
+
+def test_choosing_the_tested_checkpoint_on_the_test_images_is_refused(train_cfg):
+    from d2lab.errors import ConfigError
+
+    with pytest.raises(ConfigError, match=r"data.validate_on=test with test_ckpt=best .* Add test_ckpt=last"):
+        train_cfg(*BOOK_PROTOCOL)

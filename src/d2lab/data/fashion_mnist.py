@@ -21,7 +21,7 @@ from torch import Tensor
 from torch.nn import functional as F
 from torchvision.datasets import FashionMNIST
 
-from d2lab.checks.values import check_whole_number
+from d2lab.checks.values import check_choice, check_whole_number
 from d2lab.data.in_memory import InMemoryDataModule
 from d2lab.errors import ConfigError, DataFileError, DataMissingError
 
@@ -141,8 +141,14 @@ def load_split(data_dir: str | Path, train: bool) -> tuple[Tensor, Tensor]:
     return dataset.data.unsqueeze(1).contiguous(), labels
 
 
+VALIDATE_ON = ("heldout", "test")
+
+
 class FashionMNISTData(InMemoryDataModule):
     """60k training images (less `val_fraction` for validation) and the official 10k test images.
+
+    `validate_on=test` is the book's protocol (train_ch6): train on all 60k and evaluate on the test images every
+    epoch. Choosing a checkpoint there would select on the test set, so train.py then requires `test_ckpt=last`.
 
     Batches stay uint8 until `on_after_batch_transfer`, which scales them to [0, 1] (the book's ToTensor),
     resizes them to `resize` px and, with `normalize`, standardizes them; on a GPU the whole set lives on the
@@ -161,6 +167,7 @@ class FashionMNISTData(InMemoryDataModule):
         batch_size: int = 256,
         eval_batch_size: int = 1024,
         val_fraction: float = 0.1,
+        validate_on: str = "heldout",
         train_size: int | None = None,
         on_device: bool = True,
         num_classes: int = 10,
@@ -190,6 +197,13 @@ class FashionMNISTData(InMemoryDataModule):
             )
         if train_size is not None and (isinstance(train_size, bool) or not 1 <= train_size <= 60000):
             raise ConfigError(f"data.train_size={train_size!r} is invalid: null (all 60000) or 1 to 60000.")
+        check_choice("data.validate_on", validate_on, VALIDATE_ON)
+        if validate_on == "test" and num_folds is not None:
+            raise ConfigError(
+                f"data.validate_on=test with data.num_folds={num_folds!r}: k-fold cross-validation validates on a "
+                "fold of the training images. Use data.validate_on=heldout with folds, or drop data.num_folds."
+            )
+        self.validate_on = validate_on
         self.data_dir, self.download = data_dir, download
         self.resize, self.normalize = resize, normalize
         self.eval_batch_size = check_whole_number("data.eval_batch_size", eval_batch_size)
@@ -206,8 +220,18 @@ class FashionMNISTData(InMemoryDataModule):
             images, labels = images[: self.train_size], labels[: self.train_size]
         return images, labels
 
+    def holdout_split(self, examples: int) -> tuple[Tensor, Tensor] | None:
+        if self.validate_on == "test":
+            unused = f"; data.val_fraction={self.val_fraction} is not used" if self.val_fraction else ""
+            log.info("data.validate_on=test: training on all %d images, validating on the test images%s",
+                     examples, unused)  # fmt: skip
+            return None
+        return super().holdout_split(examples)
+
     def setup(self, stage: str | None = None) -> None:
         super().setup(stage)
+        if self.validate_on == "test":
+            self.val_set = self.test_set
         device = self.trainer.strategy.root_device if self.trainer is not None else torch.device("cpu")
         if self.on_device and device.type != "cpu" and self.train_set[0].device != device:
             # 55 MB of uint8 in all: cheaper to keep on the GPU than to copy batch by batch.
