@@ -55,8 +55,10 @@ def import_modules(names: Iterable[str], freeze: bool) -> None:
         for name in names:
             with contextlib.suppress(ImportError):
                 importlib.import_module(name)
-    if freeze and len(sys.modules) > before:
-        gc.freeze()
+        # Frozen before the collector resumes: resumed first, its next allocation would start a full pass over
+        # everything the imports made, the very walk the pause avoided.
+        if freeze and len(sys.modules) > before:
+            gc.freeze()
 
 
 def import_for_run(cfg: DictConfig) -> None:
