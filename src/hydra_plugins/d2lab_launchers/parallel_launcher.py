@@ -114,13 +114,14 @@ class ParallelLauncher(Launcher):
         setup_globals()
         configure_log(self.config.hydra.hydra_logging, self.config.hydra.verbose)
         Path(str(self.config.hydra.sweep.dir)).mkdir(parents=True, exist_ok=True)
-        import_modules([*self.preload, *target_modules(self.config)], freeze=False)  # frozen below, after the check
+        import_modules([*self.preload, *target_modules(self.config)], freeze=True)
         if "torch" in sys.modules and sys.modules["torch"].cuda.is_initialized():
             raise ConfigError("CUDA is initialized in the sweep's process, so workers forked from it cannot use the "
                               "GPU: run the sweep with hydra/launcher=joblib.")  # fmt: skip
         _launcher = self
         # Python's recipe for forked workers (gc.freeze): what lives now is moved out of the collector's sight,
-        # so the workers' collections (and this process's exit) do not walk torch's and Lightning's objects.
+        # so the workers' collections (and this process's exit) do not walk torch's and Lightning's objects. The
+        # imports froze theirs already; this takes what the sweep made since.
         gc.freeze()
         workers = min(self.jobs_at_once(), jobs)
         log.info(f"Starting {workers} worker processes forked from this one, into {self.config.hydra.sweep.dir}")
