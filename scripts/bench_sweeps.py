@@ -29,14 +29,17 @@ REPO = Path(__file__).resolve().parents[1]
 GRID = ["data=airfoil", "optimizer.lr=0.01,0.03,0.1", "data.batch_size=10,100", "seed=0,1"]  # 12 jobs
 
 
-def run_multirun(args: list[str], tree: Path = REPO, all_ok: bool = True) -> dict:
+def run_multirun(
+    args: list[str], tree: Path = REPO, all_ok: bool = True, program: tuple = ("-m", "d2lab.train")
+) -> dict:
     """`python -m d2lab.train <args>` (a multirun) into a fresh folder: the wall time of its whole process, the
     seconds it spent importing (the sum of `-X importtime`'s top-level entries), and each job's clocks from its
     files (start, end, time/fit_s, torch threads, the pid that ran it), in job order. `tree`: the source tree to
-    run; `all_ok`: every job must end ok (a search's diverged trials are failed ones, and count)."""
+    run; `all_ok`: every job must end ok (a search's diverged trials are failed ones, and count); `program`: another
+    Hydra app that writes a metrics.json per job."""
     env = {**os.environ, "PYTHONPATH": str(tree / "src")} if tree != REPO else None
     with tempfile.TemporaryDirectory() as folder:
-        command = [sys.executable, "-X", "importtime", "-m", "d2lab.train", *args, f"hydra.sweep.dir={folder}"]
+        command = [sys.executable, "-X", "importtime", *program, *args, f"hydra.sweep.dir={folder}"]
         started = time.perf_counter()
         done = subprocess.run(command, cwd=tree, env=env, check=True, capture_output=True, text=True)
         wall = time.perf_counter() - started

@@ -353,6 +353,25 @@ def section_job_costs(repeats: int) -> str:
     )
 
 
+def section_job_floor(repeats: int) -> str:
+    from bench_job_floor import measure, table
+
+    return "\n".join(
+        [
+            "## A short job's floor: Hydra and Lightning alone",
+            "",
+            "The 12-job airfoil grid (3 epochs a job, basic launcher) beside the same grid of a bare Hydra app "
+            "(`scripts/job_floor_app.py`) at three levels: Hydra alone, whose job returns at once; plus a Lightning "
+            "Trainer that fits, validates each epoch and tests, as its documentation shows; plus best.ckpt and "
+            "last.ckpt each epoch. Each a fresh process timed from the outside, interleaved; a job's cost beyond its "
+            "fit is (wall - import - Σ time/fit_s) / jobs, so the sweep's start and exit are shared out over its "
+            "jobs (`python scripts/bench_job_floor.py`).",
+            "",
+            table(measure(repeats)),
+        ]
+    )
+
+
 def section_search(repeats: int) -> str:
     from bench_search import measure, table
 
@@ -447,8 +466,8 @@ def section_live_plot(data_dir: str, repeats: int) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     sections = [
-        "a", "costs", "logging", "b", "c", "startup", "pruning", "sweeps", "search", "job_costs", "book", "animator",
-        "slurm", "live_plot",
+        "a", "costs", "logging", "b", "c", "startup", "pruning", "sweeps", "search", "job_costs", "job_floor", "book",
+        "animator", "slurm", "live_plot",
     ]  # fmt: skip
     parser.add_argument("--sections", nargs="+", default=sections, choices=sections)
     parser.add_argument("--quick", action="store_true", help="fewer repeats; on CPU, (c) for BN-LeNet only")
@@ -493,6 +512,8 @@ def main() -> None:
             text = section_sweeps(repeats)
         elif name == "job_costs":
             text = section_job_costs(repeats)
+        elif name == "job_floor":
+            text = section_job_floor(repeats)
         elif name == "search":
             text = section_search(args.repeats or 1)
         elif name == "book":

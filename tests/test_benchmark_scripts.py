@@ -99,3 +99,30 @@ def test_a_small_make_book_writes_the_gallery(tmp_path):
     for name in ("minibatch_sgd", "batch_norm"):
         assert f"img/book/{name}.png)" in gallery
         assert (tmp_path / "docs" / "img" / "book" / f"{name}.png").stat().st_size > 10_000
+
+
+def test_the_job_floor_table_gives_each_level_its_cost_beyond_fit():
+    import bench_job_floor
+
+    def run(wall: float, fit: float) -> dict:
+        return {"wall": wall, "import_s": 2.0, "jobs": [{"fit_s": fit / 4}] * 4}
+
+    runs = {name: [run(3.0, 0.0), run(3.2, 0.0)] for name in bench_job_floor.LEVELS}
+    runs["d2lab"] = [run(3.4, 0.4), run(3.4, 0.4)]
+    text = bench_job_floor.table(runs)
+    assert "| Hydra alone (the job returns at once) | 3.10 | 2.00 | 0.00 | 275 |" in text
+    assert "| d2lab | 3.40 | 2.00 | 0.40 | 250 |" in text
+    assert "leaves a d2lab job 240 ms beyond its fit" in text  # 0.4 × (2.0 + 0.4) / 4
+
+
+def test_the_floor_app_fits_tests_and_checkpoints_as_a_hydra_job(tmp_path):
+    import json
+
+    from tests.conftest import run_cli
+
+    done = run_cli(str(REPO / "scripts" / "job_floor_app.py"), "-m", "+parts=hydra,checkpoints", "+epochs=2",
+                   f"hydra.sweep.dir={tmp_path}", cwd=tmp_path)  # fmt: skip
+    assert done.returncode == 0, done.stderr[-2000:]
+    alone, fitted = (json.loads((tmp_path / str(job) / "metrics.json").read_text()) for job in (0, 1))
+    assert "time/fit_s" not in alone and fitted["time/fit_s"] > 0
+    assert {p.name for p in (tmp_path / "1" / "checkpoints").iterdir()} == {"best.ckpt", "last.ckpt"}
