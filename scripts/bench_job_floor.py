@@ -58,7 +58,8 @@ def table(runs: dict[str, list[dict]]) -> str:
         0.4 * (r["import_s"] + sum(j["fit_s"] for j in r["jobs"])) / len(r["jobs"]) for r in d2lab
     )
     lines += ["", f"The target (wall ≤ 1.4 × (import + Σ time/fit_s)) leaves a d2lab job {budget * 1e3:.0f} ms beyond "
-              f"its fit. Medians of {len(d2lab)} repeats (`python scripts/bench_job_floor.py --repeats "
+              f"its fit. {f'Medians of {len(d2lab)} repeats' if len(d2lab) > 1 else 'One repeat'} "
+              "(`python scripts/bench_job_floor.py --repeats "
               f"{len(d2lab)}`)."]  # fmt: skip
     return "\n".join(lines)
 
