@@ -40,8 +40,25 @@ def test_the_books_protocol_tests_the_last_epoch_on_the_images_it_validated_on(t
     assert summary["test/acc"] == pytest.approx(summary["history"][-1]["val/acc"], abs=1e-6)
 
 
-def test_choosing_the_tested_checkpoint_on_the_test_images_is_refused(train_cfg):
+@pytest.mark.parametrize(
+    ("overrides", "chosen"),
+    [
+        ((), "test_ckpt=best would test the checkpoint chosen on them"),
+        (("test_ckpt=last", "callbacks=early_stopping"), "early stopping would pick its last epoch on them"),
+    ],
+)
+def test_choosing_on_the_test_images_is_refused(train_cfg, overrides, chosen):
     from d2lab.errors import ConfigError
 
-    with pytest.raises(ConfigError, match=r"data.validate_on=test with test_ckpt=best .* Add test_ckpt=last"):
-        train_cfg(*BOOK_PROTOCOL)
+    refusal = rf"data.validate_on=test validates on the test images, so {chosen}"
+    with pytest.raises(ConfigError, match=refusal) as caught:
+        train_cfg(*BOOK_PROTOCOL, *overrides)
+    assert "data.validate_on=test test_ckpt=last" in str(caught.value) and "\n" not in str(caught.value)
+
+
+def test_without_checkpoints_the_book_protocol_needs_no_test_ckpt(train_cfg, tmp_path):
+    from tests.fashion_idx import write_fake_fashion_mnist
+
+    write_fake_fashion_mnist(tmp_path / "data", n_train=300, n_test=50)
+    summary, _ = train_cfg(*BOOK_PROTOCOL, f"paths.data_dir={tmp_path / 'data'}", "callbacks=none")
+    assert summary["test/acc"] == pytest.approx(summary["history"][-1]["val/acc"], abs=1e-6)

@@ -10,9 +10,9 @@ import hydra
 from omegaconf import DictConfig, OmegaConf
 
 import d2lab.resolvers  # noqa: F401  (registers ${len:...})
+from d2lab.checks.chosen_on_test import check_nothing_chosen_on_test_images
 from d2lab.checks.library_errors import refused_by_lightning
 from d2lab.checks.values import check_choice
-from d2lab.errors import ConfigError
 from d2lab.job.build import Run, build_run
 from d2lab.job.checkpoints import TEST_CHECKPOINTS, checkpoint_to_test, resume_point
 from d2lab.job.imports import import_for_run
@@ -61,25 +61,13 @@ def log_to_trackers(cfg: DictConfig, trainer, monitor: str, summary: dict) -> No
         logger.finalize("success")  # flush now: the trainer closed its writers before this
 
 
-def check_test_not_selected_on(cfg: DictConfig) -> None:
-    """Validating on the test images (the book's protocol) leaves no honest best checkpoint to test."""
-    data = cfg.get("data")
-    validate_on = data.get("validate_on") if isinstance(data, DictConfig) else None
-    if validate_on == "test" and cfg.get("test", True) and cfg.get("test_ckpt", "best") == "best":
-        raise ConfigError(
-            "data.validate_on=test with test_ckpt=best would test the checkpoint chosen on the test images, so its "
-            "score would flatter the model. Add test_ckpt=last (the book's protocol: the last epoch's test "
-            "accuracy), or keep data.validate_on=heldout."
-        )
-
-
 def build_to_train(cfg: DictConfig) -> Run:
     """build_run as a training job wants it: the user's packages imported, test_ckpt checked before fit (so no
     run is lost to a typo), no progress bar in a sweep, and the config tree printed first in a single run."""
     job_started = time.perf_counter()  # a sweep's job counts its first-step clock from here
     import_for_run(cfg)
     check_choice("test_ckpt", cfg.get("test_ckpt", "best"), TEST_CHECKPOINTS)
-    check_test_not_selected_on(cfg)
+    check_nothing_chosen_on_test_images(cfg)
     quiet_lightning()
     if is_multirun():  # one bar per job is noise in a sweep
         return build_run(cfg, job_started=job_started, enable_progress_bar=False)
