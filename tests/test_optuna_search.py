@@ -72,6 +72,16 @@ def test_lenet_optuna_searches_bn_lenet_lr_and_batch_size(compose_cfg):
 
 
 @pytest.mark.slow
+def test_a_search_whose_every_trial_fails_ends_in_one_paragraph(tmp_path):
+    result = run_cli("-m", "d2lab.train", "hparams_search=airfoil_optuna", "hydra.sweeper.n_trials=2",
+                     "trainer.max_epochs=-7", f"hydra.sweep.dir={tmp_path}", cwd=tmp_path)  # fmt: skip
+    assert result.returncode == 1 and "Traceback" not in result.stderr, result.stderr[-3000:]
+    (last,) = result.stderr.strip().splitlines()[-1:]
+    assert last.startswith("d2lab: None of the 2 trials completed (2 failed, 0 pruned); trial 0 failed with: ")
+    assert "trainer.max_epochs=-7" in last and f"see the job folders in {tmp_path}" in last
+    assert yaml.safe_load((tmp_path / "optimization_results.yaml").read_text())["n_failed"] == 2
+
+
 def test_a_search_with_diverging_trials_finishes_and_saves_the_best(tmp_path):
     # lr 50 diverges with SGD on airfoil; the seeded sampler draws it for some of the 4 trials.
     # logger=csv: the CSV logger must take the final metrics too.

@@ -21,6 +21,10 @@ class DataFileError(D2LabError, ValueError):
     """A data file is there but cannot be read: truncated, corrupt, or not the table it should be."""
 
 
+class NoTrialCompletedError(D2LabError, RuntimeError):
+    """Every trial of a search failed, diverged or was pruned, so it has no best trial."""
+
+
 class DivergedError(D2LabError, ArithmeticError):
     """The training loss became NaN or infinite."""
 
