@@ -13,7 +13,7 @@ import argparse
 import json
 import statistics
 
-from bench_sweeps import GRID, REPO, run_multirun, run_sweep
+from bench_sweeps import run_multirun, run_sweep
 
 FLOOR_GRID = ["+lr=0.01,0.03,0.1", "+batch_size=10,100", "+seed=0,1"]  # the same 12 jobs
 LEVELS = {
@@ -23,7 +23,7 @@ LEVELS = {
 }
 
 
-def floor(parts: str) -> dict:
+def run_floor_app(parts: str) -> dict:
     app = ("scripts/job_floor_app.py",)
     return run_multirun(["-m", f"+parts={parts}", "+epochs=3", *FLOOR_GRID], program=app)
 
@@ -35,10 +35,10 @@ def beyond_fit(run: dict) -> float:
 
 def measure(repeats: int) -> dict[str, list[dict]]:
     runs: dict[str, list[dict]] = {name: [] for name in [*LEVELS, "d2lab"]}
-    floor("hydra"), run_sweep(3)  # untimed: the first run after a pause reads its files from disk
+    run_floor_app("hydra"), run_sweep(3)  # untimed: the first run after a pause reads its files from disk
     for _ in range(repeats):
         for name, parts in LEVELS.items():
-            runs[name].append(floor(parts))
+            runs[name].append(run_floor_app(parts))
         runs["d2lab"].append(run_sweep(3))
         print(json.dumps({name: round(beyond_fit(r[-1]) * 1e3, 1) for name, r in runs.items()}), flush=True)
     return runs
@@ -72,5 +72,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    assert GRID and REPO  # the grid d2lab runs is bench_sweeps.py's
     main()

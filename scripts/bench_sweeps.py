@@ -30,7 +30,7 @@ GRID = ["data=airfoil", "optimizer.lr=0.01,0.03,0.1", "data.batch_size=10,100", 
 
 
 def run_multirun(
-    args: list[str], tree: Path = REPO, all_ok: bool = True, program: tuple = ("-m", "d2lab.train")
+    args: list[str], tree: Path = REPO, all_ok: bool = True, program: tuple[str, ...] = ("-m", "d2lab.train")
 ) -> dict:
     """`python -m d2lab.train <args>` (a multirun) into a fresh folder: the wall time of its whole process, the
     seconds it spent importing (the sum of `-X importtime`'s top-level entries), and each job's clocks from its

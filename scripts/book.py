@@ -45,16 +45,19 @@ class Experiment:
     quick: list[str] = field(default_factory=list)
 
 
+SEEDS, QUICK_SEEDS = 5, 2  # the _seeds presets' seeds, and what --quick runs of them
 # The image chapters run the book's protocol, so that their numbers compare with the book's.
 BOOK_PROTOCOL = ["data.validate_on=test", "test_ckpt=last"]
 IMAGE_DIFFERENCES = (
     "The gallery runs the book's protocol (`data.validate_on=test test_ckpt=last`): train on all 60k images, "
-    "evaluate on the 10k test images every epoch, report the last epoch. The preset alone instead validates on 10% "
-    "of the training images and tests the checkpoint chosen there (`best.ckpt`), which keeps the test set unseen."
+    "evaluate on the 10k test images every epoch (the figure's val/ curves), report the last epoch. The preset "
+    "alone instead validates on 10% of the training images and tests the checkpoint chosen there (`best.ckpt`), "
+    "which keeps the test set unseen."
 )
 SEEDS_DIFFER = (
-    "d2lab runs each configuration over 5 seeds (the preset's `_seeds` variant) and gives the mean ± std: the book's "
-    "number is one random draw, and the range column judges the mean. d2lab also draws the loss before training."
+    "d2lab runs each configuration over {seeds} seeds (the preset's `_seeds` variant) and gives the mean ± std: the "
+    "book's number is one random draw, and the range column judges the mean. d2lab also draws the loss before "
+    "training."
 )
 EXPERIMENTS = [
     Experiment(
@@ -90,9 +93,9 @@ EXPERIMENTS = [
         (0.242, 0.25),
         "final losses of 0.242-0.25 for each of the four runs",
         swept="minibatch",
-        differs=SEEDS_DIFFER + " Full-batch GD at lr 1 sits at the edge of stability, so its last loss moves most "
+        differs=SEEDS_DIFFER + " Full-batch GD at lr 1 sits at the edge of stability, so its last loss moves "
         "with the initial weights.",
-        quick=["trainer.max_epochs=1", "seed=range(0,2)"],
+        quick=["trainer.max_epochs=1", f"seed=range(0,{QUICK_SEEDS})"],
     ),  # fmt: skip
     Experiment(
         "optimizers",
@@ -105,7 +108,7 @@ EXPERIMENTS = [
         "final losses of about 0.242-0.25 for each optimizer",
         swept="book_optimizer",
         differs=SEEDS_DIFFER,
-        quick=["trainer.max_epochs=1", "seed=range(0,2)"],
+        quick=["trainer.max_epochs=1", f"seed=range(0,{QUICK_SEEDS})"],
     ),  # fmt: skip
     Experiment(
         "schedules",
@@ -226,8 +229,8 @@ def main() -> None:
         "# d2lab beside the book",
         "",
         "Written by `python scripts/book.py" + (" --quick" if args.quick else "") + "` (also `make book`): each of the "
-        "book's experiments that fits a CPU in minutes, run with its d2lab preset (chapter 12's comparisons over "
-        "5 seeds, the image chapters under the book's protocol)"
+        "book's experiments that fits a CPU in minutes, run with its d2lab preset (the minibatch-SGD and optimizer "
+        f"comparisons over {QUICK_SEEDS if args.quick else SEEDS} seeds, the image chapters under the book's protocol)"
         + (" in a reduced form (1 epoch, 1024 images: these are not the book's numbers)" if args.quick else "")
         + ". The book's numbers are those its PyTorch edition prints in the section linked.",
         "",
@@ -255,7 +258,11 @@ def main() -> None:
             f"![{experiment.title}]({image.relative_to(args.out.parent).as_posix()})",
             "",
             f"d2lab: {text}. The book ([{experiment.section}]({experiment.url})): {experiment.book_says}."
-            + (f" {experiment.differs}" if experiment.differs else ""),
+            + (
+                f" {experiment.differs.format(seeds=QUICK_SEEDS if args.quick else SEEDS)}"
+                if experiment.differs
+                else ""
+            ),
         ]
         print(f"{experiment.section} {experiment.name}: {text} ({seconds:.0f} s)", flush=True)
     for section, title, url, command in GPU_ONLY:

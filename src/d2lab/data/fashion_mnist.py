@@ -230,14 +230,14 @@ class FashionMNISTData(InMemoryDataModule):
 
     def setup(self, stage: str | None = None) -> None:
         super().setup(stage)
-        if self.validate_on == "test":
-            self.val_set = self.test_set
         device = self.trainer.strategy.root_device if self.trainer is not None else torch.device("cpu")
         if self.on_device and device.type != "cpu" and self.train_set[0].device != device:
             # 55 MB of uint8 in all: cheaper to keep on the GPU than to copy batch by batch.
             self.train_set, self.val_set, self.test_set = (
                 tuple(t.to(device) for t in split) for split in (self.train_set, self.val_set, self.test_set)
             )
+        if self.validate_on == "test":  # after the move, so the two stay one copy
+            self.val_set = self.test_set
 
     def train_dataloader(self):
         batches = super().train_dataloader()

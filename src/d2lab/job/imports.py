@@ -55,8 +55,9 @@ def import_modules(names: Iterable[str], freeze: bool) -> None:
         for name in names:
             with contextlib.suppress(ImportError):
                 importlib.import_module(name)
-        # Frozen before the collector resumes: resumed first, its next allocation would start a full pass over
-        # everything the imports made, the very walk the pause avoided.
+        # Frozen before the collector resumes: resumed first, its next allocation would start a young pass holding
+        # everything the imports made, the very walk the pause avoided. The price: the imports' few thousand
+        # unreachable objects are frozen too, never freed (gc.freeze's own trade-off).
         if freeze and len(sys.modules) > before:
             gc.freeze()
 
