@@ -62,3 +62,10 @@ def test_without_checkpoints_the_book_protocol_needs_no_test_ckpt(train_cfg, tmp
     write_fake_fashion_mnist(tmp_path / "data", n_train=300, n_test=50)
     summary, _ = train_cfg(*BOOK_PROTOCOL, f"paths.data_dir={tmp_path / 'data'}", "callbacks=none")
     assert summary["test/acc"] == pytest.approx(summary["history"][-1]["val/acc"], abs=1e-6)
+
+
+def test_validate_on_for_data_that_has_no_test_split_is_an_unknown_argument(train_cfg):
+    from d2lab.errors import ConfigError
+
+    with pytest.raises(ConfigError, match=r"data.validate_on is not an argument of Airfoil"):
+        train_cfg("data=airfoil", "+data.validate_on=test", "~logger")
