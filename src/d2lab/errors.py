@@ -21,8 +21,8 @@ class DataFileError(D2LabError, ValueError):
     """A data file is there but cannot be read: truncated, corrupt, or not the table it should be."""
 
 
-class NoTrialCompletedError(D2LabError, RuntimeError):
-    """Every trial of a search failed, diverged or was pruned, so it has no best trial."""
+class SweepFailedError(D2LabError, RuntimeError):
+    """Every job a sweep ran failed, or no trial of a search completed: the command did not do its work."""
 
 
 class DivergedError(D2LabError, ArithmeticError):

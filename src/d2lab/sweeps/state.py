@@ -48,6 +48,15 @@ def read_json(path: Path) -> dict:
         return {}
 
 
+def first_error(job_dirs: dict[int, Path]) -> str:
+    """`; job N failed with: <error>` for the first job (by number) whose metrics.json holds an error, else ''."""
+    for num, job_dir in sorted(job_dirs.items()):
+        error = read_json(job_dir / "metrics.json").get("error")
+        if error:
+            return f"; job {num} failed with: {str(error).rstrip('.')}"
+    return ""
+
+
 def job_status(metrics: dict) -> str:
     """A job's status from its metrics.json: ok, diverged, failed, pruned, interrupted, running, or missing (no
     readable metrics.json, or one still marked running whose process died before it could say how it ended)."""

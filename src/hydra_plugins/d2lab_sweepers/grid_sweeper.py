@@ -109,6 +109,7 @@ class GridSweeper(Sweeper):
             log.warning(interrupted_hint(sweep_dir))
             raise
         write_sweep_status(sweep_dir, "done", len(jobs))
+        check_some_job_ran(returns, sweep_dir)
         return returns
 
     def validate_batch_is_legal(self, batch: Sequence[Sequence[str]]) -> None:
@@ -135,3 +136,21 @@ class GridSweeper(Sweeper):
             raise SystemExit(130) from None
         finally:
             self.launcher.close()
+
+
+def check_some_job_ran(returns: list[list[JobReturn]], sweep_dir: Path) -> None:
+    """A sweep whose every job failed (a bad value in all of them, say) did none of its work: one paragraph, and a
+    non-zero exit. A job that diverged or was pruned is a result, not a failure."""
+    from d2lab.errors import SweepFailedError
+    from d2lab.sweeps.state import first_error, job_status, read_json
+
+    dirs = {
+        ret.hydra_cfg.hydra.job.num: Path(ret.hydra_cfg.hydra.runtime.output_dir)
+        for batch in returns
+        for ret in batch
+        if ret.hydra_cfg is not None
+    }
+    if dirs and all(job_status(read_json(d / "metrics.json")) == "failed" for d in dirs.values()):
+        raise SweepFailedError(
+            f"All {len(dirs)} jobs this sweep ran failed{first_error(dirs)}; see the job folders in {sweep_dir}."
+        )

@@ -304,8 +304,9 @@ class OptunaSweeper(Sweeper):
         """Write optimization_results.yaml (and the best job's full config) into the sweep folder."""
         from optuna.trial import TrialState
 
-        from d2lab.errors import NoTrialCompletedError
+        from d2lab.errors import SweepFailedError
         from d2lab.sweeps.optuna_study import JOB_DIR_ATTR, describe_storage
+        from d2lab.sweeps.state import first_error
         from hydra_plugins.d2lab_sweepers.search_space import trial_overrides
 
         trials = self.counted_trials(study)
@@ -323,9 +324,10 @@ class OptunaSweeper(Sweeper):
         results = self.sweep_dir / "optimization_results.yaml"
         if not summary["n_complete"]:
             OmegaConf.save(OmegaConf.create(summary), results)
-            raise NoTrialCompletedError(
+            dirs = {t.number: Path(t.user_attrs[JOB_DIR_ATTR]) for t in trials if JOB_DIR_ATTR in t.user_attrs}
+            raise SweepFailedError(
                 f"None of the {len(trials)} trials completed ({summary['n_failed']} failed, {summary['n_pruned']} "
-                f"pruned){first_error(trials)}; see the job folders in {self.sweep_dir}."
+                f"pruned){first_error(dirs).replace('; job', '; trial', 1)}; see the job folders in {self.sweep_dir}."
             )
         best = study.best_trial
         args = self.fixed + trial_overrides(best.params)
@@ -344,16 +346,3 @@ class OptunaSweeper(Sweeper):
             best.params,
             " ".join([*args, "hydra.mode=RUN"]),  # RUN: the search config stays, the sweep does not
         )
-
-
-def first_error(trials: list) -> str:
-    """`: the first failed trial's error`, read from its job's metrics.json, or nothing if none says."""
-    from d2lab.sweeps.optuna_study import JOB_DIR_ATTR
-    from d2lab.sweeps.state import read_json
-
-    for trial in trials:
-        job_dir = trial.user_attrs.get(JOB_DIR_ATTR)
-        error = read_json(Path(job_dir) / "metrics.json").get("error") if job_dir else None
-        if error:
-            return f"; trial {trial.number} failed with: {str(error).rstrip('.')}"
-    return ""
