@@ -69,3 +69,21 @@ def test_validate_on_for_data_that_has_no_test_split_is_an_unknown_argument(trai
 
     with pytest.raises(ConfigError, match=r"data.validate_on is not an argument of Airfoil"):
         train_cfg("data=airfoil", "+data.validate_on=test", "~logger")
+
+
+def test_a_run_resumes_only_on_the_validation_images_it_started_with(train_cfg, tmp_path):
+    from pathlib import Path
+
+    from d2lab.errors import ConfigError
+    from tests.fashion_idx import write_fake_fashion_mnist
+
+    data = f"paths.data_dir={tmp_path / 'data'}"
+    write_fake_fashion_mnist(tmp_path / "data", n_train=300, n_test=50)
+    _, cfg = train_cfg(*BOOK_PROTOCOL, data, "test_ckpt=last")
+    last = Path(cfg.paths.output_dir) / "checkpoints" / "last.ckpt"
+    resumed = ("experiment=d2l_softmax_regression", "data.train_size=256", "trainer.max_epochs=3", "~logger", data)
+    refusal = r"data.validate_on=heldout differs from the checkpoint's run, which validated with data.validate_on=test"
+    with pytest.raises(ConfigError, match=refusal):
+        train_cfg(*resumed, f"ckpt_path={last}")
+    summary, _ = train_cfg(*resumed, f"ckpt_path={last}", "data.validate_on=test", "test_ckpt=last")
+    assert summary["epochs"] == 3

@@ -209,6 +209,21 @@ class FashionMNISTData(InMemoryDataModule):
         self.eval_batch_size = check_whole_number("data.eval_batch_size", eval_batch_size)
         self.train_size, self.on_device = train_size, on_device
 
+    def state_dict(self) -> dict[str, int | str]:
+        return {**super().state_dict(), "validate_on": self.validate_on}
+
+    def load_state_dict(self, state_dict: dict[str, int | str]) -> None:
+        # A resumed run's best score so far was taken on one kind of validation images: resumed on the other, its
+        # checkpoint choice and curves would mix test and held-out scores.
+        saved = state_dict.get("validate_on", "heldout")
+        resuming = self.trainer is not None and self.trainer.state.fn == "fit"  # eval and test may validate anew
+        if resuming and saved != self.validate_on:
+            raise ConfigError(
+                f"data.validate_on={self.validate_on} differs from the checkpoint's run, which validated with "
+                f"data.validate_on={saved}: resume it with data.validate_on={saved}, or start a new run."
+            )
+        super().load_state_dict({k: v for k, v in state_dict.items() if k != "validate_on"})
+
     def prepare_data(self) -> None:
         ensure_files(self.data_dir, self.download)
 
