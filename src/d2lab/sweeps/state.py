@@ -48,12 +48,12 @@ def read_json(path: Path) -> dict:
         return {}
 
 
-def first_error(job_dirs: dict[int, Path]) -> str:
-    """`; job N failed with: <error>` for the first job (by number) whose metrics.json holds an error, else ''."""
+def first_error(job_dirs: dict[int, Path], noun: str = "job") -> str:
+    """`; <noun> N failed with: <error>` for the first job (by number) whose metrics.json holds an error, else ''."""
     for num, job_dir in sorted(job_dirs.items()):
         error = read_json(job_dir / "metrics.json").get("error")
         if error:
-            return f"; job {num} failed with: {str(error).rstrip('.')}"
+            return f"; {noun} {num} failed with: {str(error).rstrip('.')}"
     return ""
 
 

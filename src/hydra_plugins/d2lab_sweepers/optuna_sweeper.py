@@ -327,7 +327,7 @@ class OptunaSweeper(Sweeper):
             dirs = {t.number: Path(t.user_attrs[JOB_DIR_ATTR]) for t in trials if JOB_DIR_ATTR in t.user_attrs}
             raise SweepFailedError(
                 f"None of the {len(trials)} trials completed ({summary['n_failed']} failed, {summary['n_pruned']} "
-                f"pruned){first_error(dirs).replace('; job', '; trial', 1)}; see the job folders in {self.sweep_dir}."
+                f"pruned){first_error(dirs, 'trial')}; see the job folders in {self.sweep_dir}."
             )
         best = study.best_trial
         args = self.fixed + trial_overrides(best.params)
