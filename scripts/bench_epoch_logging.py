@@ -8,11 +8,11 @@ the difference is the logging. The two run interleaved in one process; milliseco
 import logging
 import statistics
 import tempfile
-import time
 import warnings
 
 import lightning as L
 import torch
+from bench_overhead import EpochClock
 from lightning.pytorch.loggers import CSVLogger
 
 from d2lab.data.airfoil import Airfoil
@@ -34,18 +34,6 @@ class SelfLog(HandPath):
 
     def log_epoch(self, values) -> None:
         Task.log_epoch(self, values)
-
-
-class EpochClock(L.Callback):
-    def __init__(self) -> None:
-        self.periods: list[float] = []
-        self.start: float | None = None
-
-    def on_train_epoch_start(self, trainer, pl_module) -> None:
-        now = time.perf_counter()
-        if self.start is not None:
-            self.periods.append(now - self.start)
-        self.start = now
 
 
 def epoch_ms(task_class: type, validate: bool, folder: str | None, epochs: int = 60) -> float:
