@@ -6,6 +6,7 @@ shared machine's drift hits both. These are the figures the code's comments poin
     python scripts/bench_costs.py
 """
 
+import os
 import statistics
 import time
 import warnings
@@ -111,8 +112,30 @@ def data_costs() -> dict[str, float]:
     )
 
 
+def cuda_check_costs() -> dict[str, float]:
+    """An Adam step, which asks `torch.cuda.is_available()` every time, under each of the two CUDA checks."""
+    net = LinearNet(5)
+    net(torch.zeros(1, 5)).sum().backward()
+    optimizer = torch.optim.Adam(net.parameters(), lr=1e-4)
+    variable = "PYTORCH_NVML_BASED_CUDA_CHECK"
+
+    def step(check: str) -> None:
+        os.environ[variable] = check
+        optimizer.step()
+
+    gpus = "a GPU" if torch.cuda.device_count() else "no GPU"
+    costs = interleaved(
+        {
+            f"an Adam step, Lightning's NVML-based CUDA check ({gpus})": lambda: step("1"),
+            f"an Adam step, torch's cached CUDA check ({gpus}; d2lab.job.cuda_check)": lambda: step("0"),
+        }
+    )
+    os.environ[variable] = "1"
+    return costs
+
+
 def table() -> str:
-    rows = {**step_costs(), **data_costs()}
+    rows = {**step_costs(), **data_costs(), **cuda_check_costs()}
     lines = ["| what | µs per call |", "| --- | --- |"]
     lines += [f"| {name} | {value:.1f} |" for name, value in rows.items()]
     return "\n".join(lines)

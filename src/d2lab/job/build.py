@@ -69,9 +69,11 @@ def build_run(
     from d2lab.callbacks.optuna_pruning import OptunaPruning
     from d2lab.callbacks.spawned_ddp_exit import LeaveProcessGroupTogether
     from d2lab.callbacks.step_progress import StepProgressBar
+    from d2lab.job.cuda_check import use_cached_cuda_check_without_gpus
     from d2lab.sweeps.optuna_study import job_trial
     from d2lab.tasks.grouped import GroupedSteps
 
+    use_cached_cuda_check_without_gpus()
     check_config(cfg)
     L.seed_everything(cfg.seed, workers=True, verbose=False)
     with explained("data", cfg.data):
