@@ -136,7 +136,10 @@ def section_costs() -> str:
             "`manual_backward` (`d2lab.tasks.grouped.can_skip_backward_hooks`). On that path epoch metrics are "
             "published by hand instead of through `self.log` (scripts/bench_epoch_logging.py); an in-memory "
             "batch already on the device is not walked by Lightning's `move_data_to_device`; an epoch's minibatches "
-            "are cut by `split()`; the step looks the net up once per call (`python scripts/bench_costs.py`).",
+            "are cut by `split()`; the step looks the net up once per call. The Adam rows step LinearNet's "
+            "parameters with the CUDA check Lightning's import sets (NVML, asked again at every step of Adam, RMSprop "
+            "and Adadelta) and with torch's cached one, which d2lab puts back where no GPU is visible "
+            "(`d2lab/job/cuda_check.py`) (`python scripts/bench_costs.py`).",
             "",
             table(),
         ]
