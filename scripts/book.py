@@ -50,9 +50,9 @@ SEEDS, QUICK_SEEDS = 5, 2  # the _seeds presets' seeds, and what --quick runs of
 BOOK_PROTOCOL = ["data.validate_on=test", "test_ckpt=last"]
 IMAGE_DIFFERENCES = (
     "The gallery runs the book's protocol (`data.validate_on=test test_ckpt=last`): train on all 60k images, "
-    "evaluate on the 10k test images every epoch (the figure's val/ curves), report the last epoch. The preset "
-    "alone instead validates on 10% of the training images and tests the checkpoint chosen there (`best.ckpt`), "
-    "which keeps the test set unseen."
+    "evaluate on the 10k test images every epoch (the figure labels those curves `val/… (test images)`), report "
+    "the last epoch. The preset alone instead validates on 10% of the training images and tests the checkpoint "
+    "chosen there (`best.ckpt`), which keeps the test set unseen."
 )
 SEEDS_DIFFER = (
     "d2lab runs each configuration over {seeds} seeds (the preset's `_seeds` variant) and gives the mean ± std: the "
@@ -189,7 +189,8 @@ def figure(experiment: Experiment, folder: Path, jobs: list[Job], image: Path) -
         subprocess.run([sys.executable, "-m", "d2lab.report", str(folder)], cwd=REPO, check=True, capture_output=True)
         shutil.copy(folder / "loss_curves.png", image)
         return
-    run_figure(jobs[0].history, title=f"{experiment.section} {experiment.title}").savefig(image, dpi=110)
+    title, validate_on = f"{experiment.section} {experiment.title}", jobs[0].metrics.get("validate_on", "heldout")
+    run_figure(jobs[0].history, title, validate_on).savefig(image, dpi=110)
 
 
 def numbers(experiment: Experiment, jobs: list[Job]) -> tuple[str, str | None]:

@@ -60,7 +60,8 @@ class Run:
         """The run's train and val curves against epoch, as the live plot draws them."""
         from d2lab.report.plots import run_figure
 
-        return run_figure(self.metrics.get("history") or [], title=str(self.dir))
+        metrics = self.metrics
+        return run_figure(metrics.get("history") or [], str(self.dir), metrics.get("validate_on", "heldout"))
 
     def __repr__(self) -> str:
         metrics = self.metrics  # read once: the run may be writing it
@@ -109,6 +110,7 @@ class Sweep:
         """Every job's curve (or each seed group's mean with its band) against epoch and wall time, as
         `d2lab.report` draws loss_curves.png."""
         from d2lab.report.groups import group_keys, has_groups
+        from d2lab.report.jobs import validated_on
         from d2lab.report.plots import curves_figure, group_series, job_series
         from d2lab.report.write import monitor_and_mode, override_keys, sort_jobs
 
@@ -116,9 +118,11 @@ class Sweep:
         _, mode = monitor_and_mode(jobs) if jobs else ("", "min")
         jobs = sort_jobs(jobs, mode)
         varying = override_keys(jobs, varying_only=True)
+        validate_on = validated_on(jobs)
         if has_groups(jobs, varying):
-            return curves_figure(group_series(jobs, group_keys(varying), curve), curve, f"{curve}: mean over seeds")
-        return curves_figure(job_series(jobs, varying, curve), curve)
+            series, title = group_series(jobs, group_keys(varying), curve), f"{curve}: mean over seeds"
+            return curves_figure(series, curve, title, validate_on)
+        return curves_figure(job_series(jobs, varying, curve), curve, validate_on=validate_on)
 
     def report(self, curve: str = "val/loss") -> list[Path]:
         """`python -m d2lab.report` on this folder: summary.md/.csv, groups, pictures; returns their paths."""

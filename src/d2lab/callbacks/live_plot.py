@@ -31,9 +31,11 @@ class LivePlot(L.Callback):
         self.last_draw_s = 0.05  # what the first draw is expected to cost, before one has been timed
         self.fit_start = time.perf_counter()
         self.drawn_records = -1  # how many records the picture shows
+        self.validate_on = "heldout"  # the data's: under `test`, the val curves are the test images'
 
     def on_fit_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         self.fit_start = time.perf_counter()
+        self.validate_on = getattr(trainer.datamodule, "validate_on", "heldout")
 
     def on_validation_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         if trainer.sanity_checking or trainer.state.fn != "fit" or not trainer.is_global_zero:
@@ -59,9 +61,9 @@ class LivePlot(L.Callback):
         started = time.perf_counter()
         records = self.history.records
         if self.fig is None:
-            self.fig = run_figure(records)
+            self.fig = run_figure(records, validate_on=self.validate_on)
         else:
-            update_run_figure(self.fig, records)
+            update_run_figure(self.fig, records, self.validate_on)
         png = {"format": "png", "dpi": 90, "pil_kwargs": {"compress_level": 1}}  # a quick picture, not a small file
         if self.notebook:  # PNG bytes, not the Figure: they show whatever matplotlib backend the kernel has
             from IPython.display import Image, display

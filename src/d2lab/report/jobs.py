@@ -34,6 +34,13 @@ class Job:
         return self.metrics.get("history") or []
 
 
+def validated_on(jobs: list[Job]) -> str:
+    """`test` where every job that recorded it validated on the test images (`data.validate_on=test`), so that
+    their `val/` scores are test scores; `heldout` otherwise, a sweep over both showing it in its override column."""
+    seen = {j.metrics["validate_on"] for j in jobs if "validate_on" in j.metrics}
+    return "test" if seen == {"test"} else "heldout"
+
+
 def best_value(metrics: dict) -> float:
     """A record's best monitored value; NaN unless the job finished ok."""
     value = metrics.get("best")

@@ -117,9 +117,16 @@ def group_series(jobs: list[Job], keys: list[str], metric: str) -> list[Series]:
 RUN_CURVES = ("train/loss", "val/loss", "train/acc", "val/acc")  # what the book's Animator draws, where recorded
 
 
-def run_figure(history: list[dict], title: str | None = None) -> Figure:
+def curve_label(metric: str, validate_on: str = "heldout") -> str:
+    """A metric's name in a legend or on an axis: `val/` scores of a run that validated on the test images
+    (`data.validate_on=test`, the book's protocol) say so, as the book's own legend says `test acc`."""
+    return f"{metric} (test images)" if validate_on == "test" and metric.startswith("val/") else metric
+
+
+def run_figure(history: list[dict], title: str | None = None, validate_on: str = "heldout") -> Figure:
     """One run's curves against epoch, as the book's Animator draws them: train and val loss (and accuracy).
-    Fixed margins, not a layout engine: the live plot redraws it at every validation (update_run_figure)."""
+    Fixed margins, not a layout engine: the live plot redraws it at every validation (update_run_figure).
+    `validate_on`: the data's `validate_on`; under `test` the val curves are labelled as the test images'."""
     fig = Figure(figsize=(5.5, 3.5))
     fig.subplots_adjust(left=0.11, right=0.97, bottom=0.14, top=0.91 if title else 0.96)
     ax = fig.add_subplot()
@@ -128,11 +135,11 @@ def run_figure(history: list[dict], title: str | None = None) -> Figure:
     ax.grid(True, alpha=0.3)
     if title:
         ax.set_title(title, fontsize=8)
-    update_run_figure(fig, history)
+    update_run_figure(fig, history, validate_on)
     return fig
 
 
-def update_run_figure(fig: Figure, history: list[dict]) -> None:
+def update_run_figure(fig: Figure, history: list[dict], validate_on: str = "heldout") -> None:
     """Redraw run_figure's curves from a longer history, in place: no new Figure, axes or legend entries."""
     ax = fig.axes[0]
     lines = {line.get_label(): line for line in ax.lines}
@@ -140,25 +147,29 @@ def update_run_figure(fig: Figure, history: list[dict]) -> None:
         if any(metric in record for record in history):
             points = curve_points(history, metric)
             xs, ys = [p[0] for p in points], [p[2] for p in points]
-            if metric in lines:
-                lines[metric].set_data(xs, ys)
+            label = curve_label(metric, validate_on)
+            if label in lines:
+                lines[label].set_data(xs, ys)
             else:
-                ax.plot(xs, ys, marker="o", markersize=3, label=metric, color=f"C{RUN_CURVES.index(metric)}")
+                ax.plot(xs, ys, marker="o", markersize=3, label=label, color=f"C{RUN_CURVES.index(metric)}")
                 ax.legend(fontsize=8)
     ax.relim()
     ax.autoscale_view()
 
 
-def plot_curves(series: list[Series], metric: str, path: Path, title: str | None = None) -> Path | None:
+def plot_curves(
+    series: list[Series], metric: str, path: Path, title: str | None = None, validate_on: str = "heldout"
+) -> Path | None:
     """curves_figure, saved to `path`; None where there is no curve."""
     if not series:
         return None
-    curves_figure(series, metric, title).savefig(path, dpi=120)
+    curves_figure(series, metric, title, validate_on).savefig(path, dpi=120)
     return path
 
 
-def curves_figure(series: list[Series], metric: str, title: str | None = None) -> Figure:
-    """Two panels like the book's minibatch-SGD figure: the metric per epoch and against training time."""
+def curves_figure(series: list[Series], metric: str, title: str | None = None, validate_on: str = "heldout") -> Figure:
+    """Two panels like the book's minibatch-SGD figure: the metric per epoch and against training time.
+    `validate_on`: the jobs' data's `validate_on`; under `test` a val metric is labelled as the test images'."""
     fig = Figure(figsize=(13, 4.5), layout="constrained")
     by_epoch, by_time = fig.subplots(1, 2)
     kept = []  # the y values of curves that finished: diverged curves may leave the frame
@@ -180,7 +191,7 @@ def curves_figure(series: list[Series], metric: str, title: str | None = None) -
             kept += [v for side in curve.band for i in trained if math.isfinite(v := side[i])]
         kept += [curve.values[i] for i in trained] if curve.finished else []
     for ax in (by_epoch, by_time):
-        ax.set_ylabel(metric)
+        ax.set_ylabel(curve_label(metric, validate_on))
         ax.grid(True, alpha=0.3)
         if kept and min(kept) > 0 and max(kept) / min(kept) > 3:  # a few bad jobs would flatten the rest
             ax.set_yscale("log")
@@ -198,7 +209,7 @@ def curves_figure(series: list[Series], metric: str, title: str | None = None) -
     by_time.set_xscale("log")  # the book's figure; a curve's first point, before any training, sits at 0, off it
     if series:
         fig.legend(loc="outside right upper", fontsize=7 if len(series) > 8 else 8)
-    fig.suptitle(title or f"{metric} of every job")
+    fig.suptitle(title or f"{curve_label(metric, validate_on)} of every job")
     return fig
 
 

@@ -25,7 +25,7 @@ from pathlib import Path
 import yaml
 
 from d2lab.report.groups import group_keys, in_group_order, write_groups
-from d2lab.report.jobs import Job, load_jobs, short
+from d2lab.report.jobs import Job, load_jobs, short, validated_on
 from d2lab.report.plots import grid_keys, group_series, job_series, plot_curves, plot_heatmap
 from d2lab.report.study import study_plots
 from d2lab.sweeps.state import is_alive, read_json
@@ -152,6 +152,9 @@ def markdown(sweep_dir: Path, jobs: list[Job], monitor: str, mode: str, images: 
     if differing:
         lines.append("**The jobs differ in what ran them:** " + ", ".join(f"`{k}`" for k in differing)
                      + " (a column each, below).")  # fmt: skip
+    if validated_on(jobs) == "test":
+        lines.append("The jobs validated on the test images (`data.validate_on=test`, the book's protocol): their "
+                     "`val/` scores are the test images' scores.")  # fmt: skip
     closed_forms = [j.metrics["closed_form"] for j in jobs if j.metrics.get("closed_form")]
     closed = closed_forms[0].get("val/loss") if closed_forms else None
     if closed is not None:
@@ -216,7 +219,7 @@ def report(sweep_dir: Path, curve: str = "val/loss") -> list[Path]:
         title = f"{curve}: mean of each configuration over its {'folds' if 'data.fold' in varying else 'seeds'}"
     else:
         series, title = job_series(jobs, varying, curve), None
-    images = [plot_curves(series, curve, sweep_dir / "loss_curves.png", title)]
+    images = [plot_curves(series, curve, sweep_dir / "loss_curves.png", title, validated_on(jobs))]
     grid = grid_keys(jobs, varying)
     if grid:
         images.append(plot_heatmap(jobs, grid, monitor, mode, sweep_dir / "heatmap.png"))
