@@ -89,13 +89,13 @@ def section_a(repeats: int, epochs: int) -> str:
     from bench_overhead import measure, table
 
     rows = measure([1, 10, 100], epochs=epochs, repeats=repeats)
-    targets = {1: 1.3, 10: 1.25, 100: 1.25}
-    verdicts = [
-        f"batch {r['batch_size']}: {r['ratio']:.2f}× (target ≤ {targets[r['batch_size']]}×, "
-        f"{'met' if r['ratio'] <= targets[r['batch_size']] else 'MISSED'})"
-        for r in rows
-        if r["batch_size"] in targets
-    ]
+    verdicts = []
+    for r in rows:  # issue 25: ≤ 1.3×, or within 1.1× of a bare LightningModule that is itself above 1.2×
+        target = 1.3 if r["bare_ratio"] <= 1.2 else max(1.3, 1.1 * r["bare_ratio"])
+        verdicts.append(
+            f"batch {r['batch_size']}: {r['ratio']:.2f}× (target ≤ {target:.2f}×, "
+            f"{'met' if r['ratio'] <= target else 'MISSED'})"
+        )
     return "\n".join(
         [
             "## (a) Framework overhead: LinearNet on airfoil, seconds per training epoch",
@@ -112,11 +112,15 @@ def section_a(repeats: int, epochs: int) -> str:
             "standard loop), for reference. `no training work` is d2lab with a training step that does nothing "
             "(Lightning's loop and hooks, d2lab's epoch-end metrics, and the batch slicing the raw loop also does). "
             "The last column is the least any LightningModule costs here: the raw loop's steps for a whole epoch in "
-            "one `training_step` on the bare torch optimizer, with no metrics and `global_step` left uncounted.",
+            "one `training_step` on the bare torch optimizer, with no metrics and `global_step` left uncounted. "
+            "Beside it, d2lab's own run with its steps on the bare torch optimizer too "
+            "(`optimizers(use_pl_optimizer=False)`): what Lightning's optimizer wrapper costs, the wrapper that "
+            "counts `global_step`, which d2lab needs (max_steps, the step axis of every curve, resume).",
             "",
             table(rows),
             "",
-            "Targets: ≤ 1.3× at batch 1, ≤ 1.25× at batches 10 and 100. " + "; ".join(verdicts) + ".",
+            "Targets: ≤ 1.3× at every batch size; where the bare LightningModule is itself above 1.2×, within 1.1× "
+            "of it. " + "; ".join(verdicts) + ".",
         ]
     )
 

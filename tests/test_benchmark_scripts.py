@@ -14,7 +14,7 @@ import bench_overhead  # noqa: E402
 def test_overhead_benchmark_measures_raw_d2lab_and_the_no_work_floor():
     (row,) = bench_overhead.measure([100], epochs=8, repeats=3)  # medians: one noisy epoch cannot flip the order
     assert row["batch_size"] == 100 and row["epochs"] >= 4
-    assert all(row[k] > 0 for k in ("raw_s", "d2lab_s", "one_step_per_call_s", "floor_s"))
+    assert all(row[k] > 0 for k in ("raw_s", "d2lab_s", "one_step_per_call_s", "floor_s", "torch_optimizer_ratio"))
     assert row["floor_s"] < row["d2lab_s"]  # 15 SGD steps cost something
     assert row["one_step_per_call_s"] > row["d2lab_s"]  # a Lightning step per optimizer step costs more
     assert "| 100 |" in bench_overhead.table([row])
