@@ -118,6 +118,7 @@ def cuda_check_costs() -> dict[str, float]:
     net(torch.zeros(1, 5)).sum().backward()
     optimizer = torch.optim.Adam(net.parameters(), lr=1e-4)
     variable = "PYTORCH_NVML_BASED_CUDA_CHECK"
+    before = os.environ.get(variable)
 
     def step(check: str) -> None:
         os.environ[variable] = check
@@ -130,7 +131,10 @@ def cuda_check_costs() -> dict[str, float]:
             f"an Adam step, torch's cached CUDA check ({gpus}; d2lab.job.cuda_check)": lambda: step("0"),
         }
     )
-    os.environ[variable] = "1"
+    if before is None:
+        os.environ.pop(variable)
+    else:
+        os.environ[variable] = before
     return costs
 
 

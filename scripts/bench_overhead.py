@@ -5,7 +5,7 @@ seconds per training epoch, the median over epochs and repeats. d2lab's epoch is
 one `on_train_epoch_start` to the next, so all of Lightning's per-epoch work counts; validation, which the raw loop
 does not do, is off (`limit_val_batches=0`). For scale, the table also times a bare LightningModule: the raw
 loop's steps on the bare torch optimizer inside one `training_step`, nothing counted or logged, the least any
-LightningModule can cost here.
+LightningModule can cost here, and d2lab's run on the bare torch optimizer: what Lightning's optimizer wrapper costs.
 
     python scripts/bench_overhead.py --batch-sizes 1 10 100
 """
@@ -98,7 +98,7 @@ class TorchOptimizerTask(RegressionTask):
     public switch): what Lightning's optimizer wrapper costs, the wrapper that counts `global_step` (left at 0
     here) and calls the optimizer hooks. For measurement only: d2lab itself needs the count."""
 
-    def optimizers(self, use_pl_optimizer: bool = True):
+    def optimizers(self, use_pl_optimizer: bool = True) -> torch.optim.Optimizer:
         return super().optimizers(use_pl_optimizer=False)
 
 

@@ -111,16 +111,17 @@ def section_a(repeats: int, epochs: int) -> str:
             "`1 step per Lightning step` is d2lab with `data.steps_per_call=1` (automatic optimization, Lightning's "
             "standard loop), for reference. `no training work` is d2lab with a training step that does nothing "
             "(Lightning's loop and hooks, d2lab's epoch-end metrics, and the batch slicing the raw loop also does). "
-            "The last column is the least any LightningModule costs here: the raw loop's steps for a whole epoch in "
-            "one `training_step` on the bare torch optimizer, with no metrics and `global_step` left uncounted. "
+            "The `bare LightningModule` column is the least any LightningModule costs here: the raw loop's steps "
+            "for a whole epoch in one `training_step` on the bare torch optimizer, with no metrics and `global_step` "
+            "left uncounted. "
             "Beside it, d2lab's own run with its steps on the bare torch optimizer too "
             "(`optimizers(use_pl_optimizer=False)`): what Lightning's optimizer wrapper costs, the wrapper that "
             "counts `global_step`, which d2lab needs (max_steps, the step axis of every curve, resume).",
             "",
             table(rows),
             "",
-            "Targets: ≤ 1.3× at every batch size; where the bare LightningModule is itself above 1.2×, within 1.1× "
-            "of it. " + "; ".join(verdicts) + ".",
+            "Targets: ≤ 1.3× at every batch size, or, where the bare LightningModule is itself above 1.2×, within "
+            "1.1× of it. " + "; ".join(verdicts) + ".",
         ]
     )
 
@@ -141,9 +142,9 @@ def section_costs() -> str:
             "published by hand instead of through `self.log` (scripts/bench_epoch_logging.py); an in-memory "
             "batch already on the device is not walked by Lightning's `move_data_to_device`; an epoch's minibatches "
             "are cut by `split()`; the step looks the net up once per call. The Adam rows step LinearNet's "
-            "parameters with the CUDA check Lightning's import sets (NVML, asked again at every step of Adam, RMSprop "
-            "and Adadelta) and with torch's cached one, which d2lab puts back where no GPU is visible "
-            "(`d2lab/job/cuda_check.py`) (`python scripts/bench_costs.py`).",
+            "parameters with the CUDA check Lightning's import sets (NVML, looked for again at every step of Adam, "
+            "RMSprop, Adadelta and other torch optimizers) and with torch's cached one, which d2lab puts back where "
+            "no GPU is visible (`d2lab/job/cuda_check.py`) (`python scripts/bench_costs.py`).",
             "",
             table(),
         ]

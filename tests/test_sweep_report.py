@@ -127,3 +127,36 @@ def test_report_defaults_to_the_newest_sweep(tmp_path):
     assert newest_sweep(tmp_path) == new
     with pytest.raises(FileNotFoundError, match="no multirun folder"):
         newest_sweep(tmp_path / "nothing")
+
+
+def test_val_scores_of_the_test_images_are_labelled_as_theirs():
+    from d2lab.report.jobs import Job, validated_on
+    from d2lab.report.plots import run_figure
+
+    history = [{"epoch": 0, "step": 10, "examples": 256, "train/loss": 1.0, "val/loss": 1.1, "val/acc": 0.5}]
+    legend = lambda fig: [t.get_text() for t in fig.axes[0].get_legend().get_texts()]  # noqa: E731
+    tested = ["train/loss", "val/loss (test images)", "val/acc (test images)"]
+    assert legend(run_figure(history, validate_on="test")) == tested
+    assert legend(run_figure(history)) == ["train/loss", "val/loss", "val/acc"]
+    job = lambda on: Job("0", None, {}, {"validate_on": on} if on else {})  # noqa: E731
+    assert validated_on([job("test"), job("test")]) == "test"
+    assert validated_on([job("test"), job("heldout")]) == "heldout"  # a sweep over both: its override column says
+    assert validated_on([job("test"), job(None)]) == "heldout"  # with airfoil, or a job from before it was recorded
+
+
+@pytest.mark.slow
+def test_a_sweep_that_validated_on_the_test_images_says_so(sweep, tmp_path):
+    from d2lab.results import Sweep
+
+    copy = tmp_path / "sweep"
+    shutil.copytree(sweep, copy)
+    for metrics_file in copy.glob("*/metrics.json"):  # as Fashion-MNIST jobs under data.validate_on=test record it
+        metrics = json.loads(metrics_file.read_text())
+        (metrics_file).write_text(json.dumps({**metrics, "validate_on": "test"}))
+    report(copy)
+    assert "their `val/` scores are the test images' scores" in (copy / "summary.md").read_text()
+    by_epoch = Sweep(copy).plot().axes[0]
+    assert by_epoch.get_ylabel() == "val/loss (test images)"
+    (copy / "0" / "metrics.json").write_text(json.dumps({**read_metrics(copy / "0"), "validate_on": "heldout"}))
+    report(copy)
+    assert "test images" not in (copy / "summary.md").read_text()

@@ -111,7 +111,7 @@ class Sweep:
         `d2lab.report` draws loss_curves.png."""
         from d2lab.report.groups import group_keys, has_groups
         from d2lab.report.jobs import validated_on
-        from d2lab.report.plots import curves_figure, group_series, job_series
+        from d2lab.report.plots import curve_label, curves_figure, group_series, job_series
         from d2lab.report.write import monitor_and_mode, override_keys, sort_jobs
 
         jobs = self.job_records()
@@ -120,7 +120,8 @@ class Sweep:
         varying = override_keys(jobs, varying_only=True)
         validate_on = validated_on(jobs)
         if has_groups(jobs, varying):
-            series, title = group_series(jobs, group_keys(varying), curve), f"{curve}: mean over seeds"
+            title = f"{curve_label(curve, validate_on)}: mean over seeds"
+            series = group_series(jobs, group_keys(varying), curve)
             return curves_figure(series, curve, title, validate_on)
         return curves_figure(job_series(jobs, varying, curve), curve, validate_on=validate_on)
 

@@ -73,7 +73,6 @@ def build_run(
     from d2lab.sweeps.optuna_study import job_trial
     from d2lab.tasks.grouped import GroupedSteps
 
-    use_cached_cuda_check_without_gpus()
     check_config(cfg)
     L.seed_everything(cfg.seed, workers=True, verbose=False)
     with explained("data", cfg.data):
@@ -111,4 +110,5 @@ def build_run(
         trainer = instantiate(
             cfg.trainer, callbacks=callback_list, logger=logger_list or False, plugins=plugins, **trainer_options
         )
+    use_cached_cuda_check_without_gpus()  # last: a component's import of Lightning would set Lightning's check again
     return Run(datamodule=datamodule, task=task, trainer=trainer, history=history)

@@ -74,9 +74,13 @@ def is_rank_zero() -> bool:
 
 
 def record_run(record: dict, run: "Run", output_dir: str) -> None:
-    """What a built run adds to its record, kept if it fails: what it monitors, its history (the RunHistory,
-    read when metrics.json is written), the device it trains on, its Slurm job, and its checkpoints' folder."""
+    """What a built run adds to its record, kept if it fails: what it monitors, what it validates on (`test`: its
+    val/ scores are the test images'), its history (the RunHistory, read when metrics.json is written), the device
+    it trains on, its Slurm job, and its checkpoints' folder."""
     record.update(monitor=run.task.monitor, mode=run.task.mode, history=run.history)
+    validate_on = getattr(run.datamodule, "validate_on", None)
+    if validate_on is not None:
+        record["validate_on"] = validate_on
     record.setdefault("provenance", provenance())["device"] = device_name(run.trainer.strategy.root_device)
     record.update(slurm_facts())
     record["checkpoints"] = str(Path(output_dir) / "checkpoints")

@@ -49,9 +49,6 @@ def summarize(trainer: "L.Trainer", task: "L.LightningModule", history: "RunHist
     summary.update(task.test_results)
     summary.update(getattr(task, "fit_report", {}))
     summary.update(stopped)
-    validate_on = getattr(trainer.datamodule, "validate_on", None)
-    if validate_on is not None:  # `test`: the val/ scores are the test images' (the book's protocol)
-        summary["validate_on"] = validate_on
     summary["torch_threads"] = torch.get_num_threads()  # a launcher that runs jobs side by side shares the cores
     if trainer.world_size > 1:  # DDP: how many processes, and how they talked (Lightning or Slurm set the ranks)
         summary.update(world_size=trainer.world_size, distributed_backend=trainer.strategy.process_group_backend)

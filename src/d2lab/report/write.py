@@ -26,7 +26,7 @@ import yaml
 
 from d2lab.report.groups import group_keys, in_group_order, write_groups
 from d2lab.report.jobs import Job, load_jobs, short, validated_on
-from d2lab.report.plots import grid_keys, group_series, job_series, plot_curves, plot_heatmap
+from d2lab.report.plots import curve_label, grid_keys, group_series, job_series, plot_curves, plot_heatmap
 from d2lab.report.study import study_plots
 from d2lab.sweeps.state import is_alive, read_json
 
@@ -216,7 +216,8 @@ def report(sweep_dir: Path, curve: str = "val/loss") -> list[Path]:
     if groups is not None:
         keys = group_keys(varying)
         series = group_series(in_group_order(jobs, groups, keys) if keys else jobs, keys, curve)
-        title = f"{curve}: mean of each configuration over its {'folds' if 'data.fold' in varying else 'seeds'}"
+        named = curve_label(curve, validated_on(jobs))
+        title = f"{named}: mean of each configuration over its {'folds' if 'data.fold' in varying else 'seeds'}"
     else:
         series, title = job_series(jobs, varying, curve), None
     images = [plot_curves(series, curve, sweep_dir / "loss_curves.png", title, validated_on(jobs))]
