@@ -380,6 +380,23 @@ def section_job_floor(repeats: int) -> str:
     )
 
 
+def section_trial_storage() -> str:
+    from bench_trial_storage import measure, table
+
+    return "\n".join(
+        [
+            "## A search's trial, found in its study",
+            "",
+            "What a job of an Optuna search pays to open the study and find its trial, as the study grows: the "
+            "journal opened anew for each job (it is replayed from its first line) against the storage that a "
+            "process's jobs share (`d2lab.sweeps.optuna_study.job_storage`, which reads only what is new). Trials "
+            "like `hparams_search=airfoil_optuna`'s, median of 5 per size (`python scripts/bench_trial_storage.py`).",
+            "",
+            table(measure([20, 100, 500, 1000])),
+        ]
+    )
+
+
 def section_search(repeats: int) -> str:
     from bench_search import measure, table
 
@@ -474,8 +491,8 @@ def section_live_plot(data_dir: str, repeats: int) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     sections = [
-        "a", "costs", "logging", "b", "c", "startup", "pruning", "sweeps", "search", "job_costs", "job_floor", "book",
-        "animator", "slurm", "live_plot",
+        "a", "costs", "logging", "b", "c", "startup", "pruning", "sweeps", "search", "trial_storage", "job_costs",
+        "job_floor", "book", "animator", "slurm", "live_plot",
     ]  # fmt: skip
     parser.add_argument("--sections", nargs="+", default=sections, choices=sections)
     parser.add_argument("--quick", action="store_true", help="fewer repeats; on CPU, (c) for BN-LeNet only")
@@ -524,6 +541,8 @@ def main() -> None:
             text = section_job_floor(repeats)
         elif name == "search":
             text = section_search(args.repeats or 1)
+        elif name == "trial_storage":
+            text = section_trial_storage()
         elif name == "book":
             text = section_book(repeats)
         elif name == "animator":

@@ -126,3 +126,12 @@ def test_the_floor_app_fits_tests_and_checkpoints_as_a_hydra_job(tmp_path):
     alone, fitted = (json.loads((tmp_path / str(job) / "metrics.json").read_text()) for job in (0, 1))
     assert "time/fit_s" not in alone and fitted["time/fit_s"] > 0
     assert {p.name for p in (tmp_path / "1" / "checkpoints").iterdir()} == {"best.ckpt", "last.ckpt"}
+
+
+def test_trial_storage_benchmark_times_both_ways_at_each_size():
+    import bench_trial_storage
+
+    rows = bench_trial_storage.measure([3, 6], repeats=1)
+    assert [r["trials"] for r in rows] == [3, 6]
+    assert all(r["reopened"] > 0 and r["shared"] > 0 for r in rows)
+    assert "| 6 |" in bench_trial_storage.table(rows)

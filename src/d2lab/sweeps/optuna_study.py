@@ -8,6 +8,7 @@ A job's number is its trial's number, so a job finds its trial from `hydra.job.n
 """
 
 import fcntl
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -37,6 +38,24 @@ def open_storage(storage: str | None, sweep_dir: Path) -> "optuna.storages.BaseS
         return optuna.storages.RDBStorage(storage)
     path.parent.mkdir(parents=True, exist_ok=True)
     return optuna.storages.JournalStorage(JournalFileBackend(str(path)))
+
+
+# job_storage's, for this process's later jobs: the storage, and the journal's size when it was last handed out
+JOB_STORAGES: dict[tuple, tuple["optuna.storages.BaseStorage", int]] = {}
+
+
+def job_storage(storage: str | None, sweep_dir: Path) -> "optuna.storages.BaseStorage":
+    """The study's storage for this process's jobs, opened once: opening a journal replays all of it, so reopened
+    for every trial a search's trials would cost more the more trials it held. Kept per process (a forked worker
+    opens its own); a journal that shrank was replaced (a new search into the same folder) and is opened anew."""
+    path = journal_path(storage, sweep_dir)
+    size = path.stat().st_size if path is not None and path.exists() else 0
+    key = (os.getpid(), storage, str(sweep_dir))
+    if key not in JOB_STORAGES or size < JOB_STORAGES[key][1]:
+        JOB_STORAGES[key] = (open_storage(storage, sweep_dir), size)
+    opened = JOB_STORAGES[key][0]
+    JOB_STORAGES[key] = (opened, size)
+    return opened
 
 
 def describe_storage(storage: str | None, sweep_dir: Path) -> str:
@@ -73,7 +92,7 @@ def job_trial() -> "optuna.trial.Trial | None":
     import optuna
     from hydra.utils import instantiate
 
-    storage = open_storage(sweeper.get("storage"), Path(str(hydra_cfg.sweep.dir)))
+    storage = job_storage(sweeper.get("storage"), Path(str(hydra_cfg.sweep.dir)))
     pruner = instantiate(sweeper.pruner) if sweeper.get("pruner") else None
     study = optuna.load_study(
         study_name=sweeper.study_name, storage=storage, pruner=pruner, sampler=optuna.samplers.RandomSampler()
