@@ -40,22 +40,27 @@ def open_storage(storage: str | None, sweep_dir: Path) -> "optuna.storages.BaseS
     return optuna.storages.JournalStorage(JournalFileBackend(str(path)))
 
 
-# job_storage's, for this process's later jobs: the storage, and the journal's size when it was last handed out
-JOB_STORAGES: dict[tuple, tuple["optuna.storages.BaseStorage", int]] = {}
+# job_storage's one journal, for this process's later jobs: {"key": ..., "storage": ..., "size": ...}
+JOB_JOURNAL: dict[str, Any] = {}
 
 
 def job_storage(storage: str | None, sweep_dir: Path) -> "optuna.storages.BaseStorage":
-    """The study's storage for this process's jobs, opened once: opening a journal replays all of it, so reopened
-    for every trial a search's trials would cost more the more trials it held. Kept per process (a forked worker
-    opens its own); a journal that shrank was replaced (a new search into the same folder) and is opened anew."""
+    """The study's storage for a job. A journal is opened once per process and kept for its later jobs: opening
+    one replays it from its first line, so a search's trials would cost more the more trials it held. Kept for
+    one journal at a time, per process (a forked worker opens its own), and opened anew when the file was
+    replaced (a new search into the same folder) or shrank. A database is opened for each job: it replays
+    nothing, and a cached connection could outlive a database file deleted under it."""
     path = journal_path(storage, sweep_dir)
-    size = path.stat().st_size if path is not None and path.exists() else 0
-    key = (os.getpid(), storage, str(sweep_dir))
-    if key not in JOB_STORAGES or size < JOB_STORAGES[key][1]:
-        JOB_STORAGES[key] = (open_storage(storage, sweep_dir), size)
-    opened = JOB_STORAGES[key][0]
-    JOB_STORAGES[key] = (opened, size)
-    return opened
+    if path is None or not path.exists():
+        return open_storage(storage, sweep_dir)
+    stat = path.stat()
+    with path.open("rb") as journal:
+        first = journal.readline()  # the study's creation, with a random worker id: a new file's differs
+    key = (os.getpid(), path.resolve(), stat.st_dev, stat.st_ino, first)  # a new file may reuse the inode
+    if JOB_JOURNAL.get("key") != key or stat.st_size < JOB_JOURNAL["size"]:
+        JOB_JOURNAL.update(key=key, storage=open_storage(storage, sweep_dir))
+    JOB_JOURNAL["size"] = stat.st_size
+    return JOB_JOURNAL["storage"]
 
 
 def describe_storage(storage: str | None, sweep_dir: Path) -> str:
