@@ -115,6 +115,7 @@ def test_the_job_floor_table_gives_each_level_its_cost_beyond_fit():
     assert "leaves a d2lab job 240 ms beyond its fit" in text  # 0.4 × (2.0 + 0.4) / 4
 
 
+@pytest.mark.slow
 def test_the_floor_app_fits_tests_and_checkpoints_as_a_hydra_job(tmp_path):
     import json
 

@@ -4,6 +4,8 @@ import json
 import subprocess
 import sys
 
+import pytest
+
 SCRIPT = """
 import json, os, sys
 import lightning, torch
@@ -21,6 +23,7 @@ print(json.dumps({**seen, "status": run.status}))
 """
 
 
+@pytest.mark.slow
 def test_a_run_without_gpus_uses_torchs_cached_cuda_check(tmp_path):
     out = subprocess.run([sys.executable, "-c", SCRIPT, str(tmp_path / "run")], capture_output=True, text=True)
     assert out.returncode == 0, out.stderr

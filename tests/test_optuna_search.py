@@ -82,6 +82,7 @@ def test_a_search_whose_every_trial_fails_ends_in_one_paragraph(tmp_path):
     assert yaml.safe_load((tmp_path / "optimization_results.yaml").read_text())["n_failed"] == 2
 
 
+@pytest.mark.slow
 def test_a_search_with_diverging_trials_finishes_and_saves_the_best(tmp_path):
     # lr 50 diverges with SGD on airfoil; the seeded sampler draws it for some of the 4 trials.
     # logger=csv: the CSV logger must take the final metrics too.

@@ -6,6 +6,7 @@ import pytest
 from tests.conftest import read_metrics, run_cli
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("launcher", [[], ["hydra/launcher=parallel", "hydra.launcher.n_jobs=2"]])
 def test_a_sweep_whose_every_job_failed_exits_1_in_one_paragraph(tmp_path, launcher):
     done = run_cli("-m", "d2lab.train", "-m", "data=airfoil", "trainer.max_epochs=-7", "seed=0,1", *launcher,
@@ -16,6 +17,7 @@ def test_a_sweep_whose_every_job_failed_exits_1_in_one_paragraph(tmp_path, launc
     assert [read_metrics(tmp_path / str(n))["status"] for n in (0, 1)] == ["failed", "failed"]
 
 
+@pytest.mark.slow
 def test_a_sweep_with_some_failed_jobs_records_them_and_exits_0(tmp_path):
     done = run_cli("-m", "d2lab.train", "-m", "data=airfoil", "trainer.max_epochs=1,-7", "~logger",
                    f"hydra.sweep.dir={tmp_path}", cwd=tmp_path)  # fmt: skip
