@@ -19,7 +19,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench_sweeps import REPO, run_sweep
+from bench_sweeps import REPO, fit_seconds, run_sweep
 
 PARTS = {  # what is left out: the overrides that leave it out
     "checkpoint writes": ["callbacks.model_checkpoint=null", "callbacks.step_snapshot=null", "test_ckpt=last"],
@@ -59,7 +59,7 @@ def measure(repeats: int, epochs: int = 3, trees: dict[str, Path] | None = None)
         for name in trees:
             whole = walls[name]["whole job"]
             jobs = len(whole["jobs"])
-            row = {"whole_s": whole["wall"], "fit_s": sum(j["fit_s"] for j in whole["jobs"]), "jobs": jobs,
+            row = {"whole_s": whole["wall"], "fit_s": fit_seconds(whole), "jobs": jobs,
                    "import_s": whole["import_s"]}  # fmt: skip
             row["job_s"] = job_clock(whole)
             row.update({part: row["job_s"] - job_clock(walls[name][part]) for part in PARTS})

@@ -13,7 +13,7 @@ import argparse
 import json
 import statistics
 
-from bench_sweeps import run_multirun, run_sweep
+from bench_sweeps import fit_seconds, run_multirun, run_sweep
 
 FLOOR_GRID = ["+lr=0.01,0.03,0.1", "+batch_size=10,100", "+seed=0,1"]  # the same 12 jobs
 LEVELS = {
@@ -30,7 +30,7 @@ def run_floor_app(parts: str) -> dict:
 
 def beyond_fit(run: dict) -> float:
     """Seconds a job costs beyond its fit and the sweep's import."""
-    return (run["wall"] - run["import_s"] - sum(j["fit_s"] for j in run["jobs"])) / len(run["jobs"])
+    return (run["wall"] - run["import_s"] - fit_seconds(run)) / len(run["jobs"])
 
 
 def measure(repeats: int) -> dict[str, list[dict]]:
@@ -51,12 +51,10 @@ def table(runs: dict[str, list[dict]]) -> str:
              "| --- | --- | --- | --- | --- |"]  # fmt: skip
     for name in runs:
         lines.append(f"| {name} | {med(name, lambda r: r['wall']):.2f} | {med(name, lambda r: r['import_s']):.2f} | "
-                     f"{med(name, lambda r: sum(j['fit_s'] for j in r['jobs'])):.2f} | "
+                     f"{med(name, fit_seconds):.2f} | "
                      f"{med(name, beyond_fit) * 1e3:.0f} |")  # fmt: skip
     d2lab = runs["d2lab"]
-    budget = statistics.median(
-        0.4 * (r["import_s"] + sum(j["fit_s"] for j in r["jobs"])) / len(r["jobs"]) for r in d2lab
-    )
+    budget = statistics.median(0.4 * (r["import_s"] + fit_seconds(r)) / len(r["jobs"]) for r in d2lab)
     lines += ["", f"The target (wall ≤ 1.4 × (import + Σ time/fit_s)) leaves a d2lab job {budget * 1e3:.0f} ms beyond "
               f"its fit. {f'Medians of {len(d2lab)} repeats' if len(d2lab) > 1 else 'One repeat'} "
               "(`python scripts/bench_job_floor.py --repeats "

@@ -17,7 +17,7 @@ import json
 import statistics
 from pathlib import Path
 
-from bench_sweeps import REPO, run_multirun
+from bench_sweeps import REPO, fit_seconds, run_multirun
 
 SEARCH = ["hparams_search=airfoil_optuna", "trainer.max_epochs=3"]
 LAUNCHERS = {"basic": [], "parallel": ["hydra/launcher=parallel", "hydra.launcher.n_jobs=2"]}
@@ -59,7 +59,7 @@ def figures(runs: dict[str, dict]) -> dict:
         in_process = sum(j["end"] - j["start"] + setup for j in run["jobs"])
         row[name] = {
             "wall": run["wall"],
-            "fit_s": sum(j["fit_s"] for j in run["jobs"]),
+            "fit_s": fit_seconds(run),
             "in_process_s": in_process,
             "gap_median": statistics.median(gaps),
             "gap_p90": statistics.quantiles(gaps, n=10)[-1],

@@ -58,6 +58,11 @@ def run_multirun(
     return {"wall": wall, "import_s": sum(int(us) for us in top) / 1e6, "jobs": jobs}
 
 
+def fit_seconds(run: dict) -> float:
+    """Σ time/fit_s over a run_multirun's jobs."""
+    return sum(j["fit_s"] for j in run["jobs"])
+
+
 def run_sweep(epochs: int, *extra: str, tree: Path = REPO) -> dict:
     """The 12-job grid at `epochs` epochs a job, with `extra` overrides (a launcher), timed by run_multirun."""
     return run_multirun(["-m", *GRID, f"trainer.max_epochs={epochs}", *extra], tree)
@@ -75,7 +80,7 @@ def ratios(runs: dict[str, dict], n_jobs: int, load: float) -> dict:
     setup = statistics.median(b["start"] - a["end"] for a, b in zip(jobs, jobs[1:], strict=False))
     row = {"load": load, "import_s": imports, "setup_s": setup, "n_jobs": n_jobs, "jobs": len(jobs)}
     for name, run in runs.items():
-        fit = sum(j["fit_s"] for j in run["jobs"])
+        fit = fit_seconds(run)
         fixed = statistics.median(j["end"] - j["start"] + setup - j["fit_s"] for j in run["jobs"])
         threads = {j["threads"] for j in run["jobs"]}
         row[name] = {

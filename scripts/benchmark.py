@@ -389,8 +389,10 @@ def section_trial_storage() -> str:
             "",
             "What a job of an Optuna search pays to open the study and find its trial, as the study grows: the "
             "journal opened anew for each job (it is replayed from its first line) against the storage that a "
-            "process's jobs share (`d2lab.sweeps.optuna_study.job_storage`, which reads only what is new). Trials "
-            "like `hparams_search=airfoil_optuna`'s, median of 5 per size (`python scripts/bench_trial_storage.py`).",
+            "process's jobs share (`d2lab.sweeps.optuna_study.job_storage`, which reads only what is new, after "
+            "checking by the file's inode, first line and size that it is the same journal). Trials written as "
+            "`hparams_search=airfoil_optuna`'s are (three parameters, three reported values, the sweeper's two user "
+            "attributes), median of 5 per size (`python scripts/bench_trial_storage.py`).",
             "",
             table(measure([20, 100, 500, 1000])),
         ]

@@ -210,17 +210,18 @@ def report(sweep_dir: Path, curve: str = "val/loss") -> list[Path]:
     monitor, mode = monitor_and_mode(jobs)
     jobs = sort_jobs(jobs, mode)
     varying = override_keys(jobs, varying_only=True)
+    validate_on = validated_on(jobs)
     for stale in ("groups.md", "groups.csv"):  # a report of this folder before its seeds were added
         (sweep_dir / stale).unlink(missing_ok=True)
     groups = write_groups(sweep_dir, jobs, varying, monitor, mode, metric_keys(jobs))
     if groups is not None:
         keys = group_keys(varying)
         series = group_series(in_group_order(jobs, groups, keys) if keys else jobs, keys, curve)
-        named = curve_label(curve, validated_on(jobs))
+        named = curve_label(curve, validate_on)
         title = f"{named}: mean of each configuration over its {'folds' if 'data.fold' in varying else 'seeds'}"
     else:
         series, title = job_series(jobs, varying, curve), None
-    images = [plot_curves(series, curve, sweep_dir / "loss_curves.png", title, validated_on(jobs))]
+    images = [plot_curves(series, curve, sweep_dir / "loss_curves.png", title, validate_on)]
     grid = grid_keys(jobs, varying)
     if grid:
         images.append(plot_heatmap(jobs, grid, monitor, mode, sweep_dir / "heatmap.png"))
